@@ -1,0 +1,205 @@
+"""The application of CONTRACT.md §1 as pydantic v2 models, and its validation.
+
+Unknown fields are an error (a typo must not pass silently); every problem is reported by its
+path as CONTRACT.md writes it (``household.members[1].annual_income``). Amounts go through
+``policies.money.parse_amount`` so that they are judged as written, never through float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from policies.errors import FieldProblem, InvalidApplication
+from policies.money import NumberLiteral, parse_amount
+from policies.resident_id import birth_date, normalize_id
+
+Region = Literal["梁溪区", "锡山区", "惠山区", "滨湖区", "新吴区", "经开区", "江阴市", "宜兴市"]
+REGIONS: tuple[str, ...] = Region.__args__
+Employment = Literal["employed", "laid_off", "migrant_worker", "flexible", "unemployed"]
+UnitKind = Literal["enterprise", "city_bureau_company", "city_direct_unit", "other"]
+Relation = Literal["self", "spouse", "child", "parent", "sibling", "grandparent", "grandchild",
+                   "other"]
+ExpenseKind = Literal["medical_self_pay", "education", "disability_rehabilitation", "housing",
+                      "employment_cost", "other"]
+AccidentKind = Literal["sudden_event", "accidental_injury", "major_illness"]
+Category = Literal["deep", "relative", "accident"]
+CATEGORIES: tuple[Category, ...] = ("deep", "relative", "accident")
+
+
+def _plain_text(value: object) -> object:
+    # The JSON loader hands number literals over as a str subclass; they are not text.
+    if isinstance(value, NumberLiteral) or not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _strict_bool(value: object) -> object:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, NumberLiteral) or not isinstance(value, str) or len(value) != 10:
+        raise ValueError("must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date YYYY-MM-DD") from None
+
+
+def _id_number(value: object) -> object:
+    if isinstance(value, NumberLiteral) or not isinstance(value, str):
+        raise ValueError("must be a string of 18 characters")
+    return normalize_id(value)
+
+
+def _plain_enum(value: object) -> object:
+    if isinstance(value, NumberLiteral):
+        raise ValueError("must be a string")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_plain_text)]
+Flag = Annotated[bool, BeforeValidator(_strict_bool)]
+Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IdNumber = Annotated[str, BeforeValidator(_id_number)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Applicant(_Model):
+    name: Text
+    id_number: IdNumber
+    phone: Text
+    union_member: Flag
+    employment: Annotated[Employment, BeforeValidator(_plain_enum)]
+
+
+class Unit(_Model):
+    name: Text
+    kind: Annotated[UnitKind, BeforeValidator(_plain_enum)]
+    region: Annotated[Region, BeforeValidator(_plain_enum)]
+
+
+class Residence(_Model):
+    region: Annotated[Region, BeforeValidator(_plain_enum)]
+    community: Text
+
+
+class Member(_Model):
+    name: Text
+    relation: Annotated[Relation, BeforeValidator(_plain_enum)]
+    annual_income: Amount
+
+
+class RigidExpense(_Model):
+    kind: Annotated[ExpenseKind, BeforeValidator(_plain_enum)]
+    annual_amount: Amount
+
+
+class Household(_Model):
+    members: Annotated[list[Member], Field(min_length=1, max_length=20)]
+    rigid_expenses: list[RigidExpense]
+
+
+class Accident(_Model):
+    kind: Annotated[AccidentKind, BeforeValidator(_plain_enum)]
+    member: Text
+    occurred_on: IsoDate
+    necessary_expenses: Amount
+    compensation_received: Amount
+
+
+class Application(_Model):
+    applicant: Applicant
+    grassroots_union: Text
+    unit: Unit | None
+    residence: Residence
+    household: Household
+    accident: Accident | None
+    declared_category: Annotated[Category, BeforeValidator(_plain_enum)]
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
+    problems = []
+    for item in error.errors():
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        problems.append(FieldProblem(format_path(loc, prefix), message))
+    return problems
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: object, prefix: str) -> tuple[M | None, list[FieldProblem]]:
+    if not isinstance(data, Mapping):
+        return None, [FieldProblem(prefix, "must be an object")]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as error:
+        return None, problems_of(error, prefix)
+
+
+def household_problems(household: Household, accident: Accident | None, prefix: str = "",
+                       on: date | None = None) -> list[FieldProblem]:
+    """Cross-field rules pydantic cannot say per field."""
+    where = f"{prefix}." if prefix else ""
+    problems = []
+    selves = sum(1 for m in household.members if m.relation == "self")
+    if selves != 1:
+        problems.append(FieldProblem(f"{where}household.members",
+                                     f"exactly one member with relation self, found {selves}"))
+    if accident is not None:
+        if accident.member not in {m.name for m in household.members}:
+            problems.append(FieldProblem(f"{where}accident.member",
+                                         f"{accident.member!r} is not a member of the household"))
+    return problems
+
+
+def validate_application(data: object, on: date | None = None) -> Application:
+    """The application, or InvalidApplication listing every problem by path.
+
+    ``on`` is the assessment (or event) date: the birth date in the id may not be after it.
+    """
+    application, problems = validate_model(Application, data, "")
+    if application is None:
+        raise InvalidApplication(problems)
+    problems = household_problems(application.household, application.accident)
+    born = birth_date(application.applicant.id_number)
+    if on is not None and born > on:
+        problems.append(FieldProblem("applicant.id_number",
+                                     f"the birth date {born.isoformat()} is after {on.isoformat()}"))
+    if problems:
+        raise InvalidApplication(problems)
+    return application

@@ -1,0 +1,92 @@
+"""Working days: mainland China official holidays and adjusted working days.
+
+Data from chinesecalendar (its years) plus the years an operator adds in the policy file. A date
+in a year neither knows is an error, never a guess. chinesecalendar's ``is_workday`` rescans its
+tables on every call (FIELD-NOTES.md: ~53k calls/s), so each year is computed once into a set.
+Its ``find_workday`` rolls forward before counting, which is not the publicity rule of
+POLICY.md; the rule is written here on top of ``is_workday``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import chinese_calendar
+
+from policies.errors import PolicyNotInForce
+from policies.policy_file import CalendarYear, Policy
+
+
+def _library_year(year: int) -> frozenset[date] | None:
+    """The working days of ``year`` by chinesecalendar, or None when it has no data for it."""
+    day = date(year, 1, 1)
+    workdays = set()
+    try:
+        while day.year == year:
+            if chinese_calendar.is_workday(day):
+                workdays.add(day)
+            day += timedelta(days=1)
+    except NotImplementedError:
+        return None
+    return frozenset(workdays)
+
+
+def _operator_year(entry: CalendarYear, base: frozenset[date] | None) -> frozenset[date]:
+    if base is None:  # a year the library does not know: weekends off unless listed
+        day, days = date(entry.year, 1, 1), set()
+        while day.year == entry.year:
+            if day.weekday() < 5:
+                days.add(day)
+            day += timedelta(days=1)
+    else:
+        days = set(base)
+    return frozenset((days - set(entry.holidays)) | set(entry.workdays))
+
+
+class WorkingCalendar:
+    def __init__(self, extra_years: list[CalendarYear] | tuple[CalendarYear, ...] = ()) -> None:
+        self._extra = {entry.year: entry for entry in extra_years}
+        self._years: dict[int, frozenset[date] | None] = {}
+
+    @classmethod
+    def for_policy(cls, policy: Policy) -> WorkingCalendar:
+        return cls(policy.calendar.years)
+
+    def _workdays(self, year: int) -> frozenset[date]:
+        if year not in self._years:
+            base = _library_year(year)
+            entry = self._extra.get(year)
+            self._years[year] = _operator_year(entry, base) if entry else base
+        days = self._years[year]
+        if days is None:
+            raise PolicyNotInForce(date(year, 1, 1), f"the working-day calendar of {year} is "
+                                   "unknown: add its holidays and adjusted working days to the "
+                                   "policy file ([[calendar.years]])")
+        return days
+
+    def knows(self, year: int) -> bool:
+        try:
+            self._workdays(year)
+        except PolicyNotInForce:
+            return False
+        return True
+
+    def is_workday(self, day: date) -> bool:
+        return day in self._workdays(day.year)
+
+    def nth_workday_after(self, start: date, count: int) -> date:
+        """The ``count``-th working day after ``start`` (``start`` itself does not count)."""
+        day, seen = start, 0
+        while seen < count:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                seen += 1
+        return day
+
+    def workdays_between(self, first: date, last: date) -> int:
+        """Working days in ``first`` … ``last``, both included."""
+        count, day = 0, first
+        while day <= last:
+            count += self.is_workday(day)
+            day += timedelta(days=1)
+        return count

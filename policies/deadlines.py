@@ -1,0 +1,52 @@
+"""Deadline arithmetic in Asia/Shanghai: publicity in working days, timers in calendar months.
+
+A publicity started on day d covers the next k working days after d and has elapsed from 00:00
+of the day after the k-th. A month timer is due from 00:00 of the date that many calendar
+months later, clamped to the end of a shorter month (08-31 + 6 months = 02-28 or 02-29).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from policies.calendar import WorkingCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def require_aware(moment: datetime, what: str = "time") -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware: {moment.isoformat()}")
+    return moment
+
+
+def local_date(moment: datetime) -> date:
+    """The Asia/Shanghai calendar date of an aware moment."""
+    return require_aware(moment).astimezone(SHANGHAI).date()
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI)
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def months_due(started: datetime, months: int) -> datetime:
+    return start_of_day(add_months(local_date(started), months))
+
+
+def years_due(started: datetime, years: int) -> datetime:
+    return months_due(started, 12 * years)
+
+
+def publicity_elapsed_at(started: datetime, working_days: int,
+                         workdays: WorkingCalendar) -> datetime:
+    last = workdays.nth_workday_after(local_date(started), working_days)
+    return start_of_day(last + timedelta(days=1))

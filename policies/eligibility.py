@@ -1,0 +1,199 @@
+"""Eligibility (POLICY.md §1.2): the three categories against the minimum living standard L.
+
+Comparisons are exact and multiplied out (I ≤ 2L is Y ≤ 2·L·12·n, all in Decimal); figures are
+rounded half away from zero for display only. The first category that qualifies, in the order
+deep → relative → accident, is assigned. Membership and employment are never read (R-NONEXCL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from policies.application import CATEGORIES, Application
+from policies.money import display
+from policies.policy_file import Policy
+from policies.results import RuleResult
+from policies.routing import BODY_NAMES, reviewing_body
+from policies.rules import rule
+
+_ZH_CATEGORY = {"deep": "深度困难", "relative": "相对困难", "accident": "意外致困"}
+
+
+@dataclass(frozen=True)
+class Figures:
+    members: int
+    income: Decimal  # Y
+    rigid: Decimal  # E
+    accident_cost: Decimal | None  # A, None without an accident
+    standard: Decimal  # L
+
+    def monthly(self, total: Decimal) -> Fraction:
+        return Fraction(total) / (12 * self.members)
+
+    def months_of(self, multiple: Decimal) -> Decimal:
+        """multiple × L over the window, for the whole household: m·L·12·n."""
+        return multiple * self.standard * 12 * self.members
+
+
+@dataclass(frozen=True)
+class Assessment:
+    on: date
+    policy: str
+    category: str | None
+    qualifies: dict[str, bool]
+    reviewing_body: str | None
+    figures: Figures
+    rules: tuple[RuleResult, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.figures
+        after = None if f.accident_cost is None else display(f.monthly(f.income - f.accident_cost))
+        body = self.reviewing_body
+        return {
+            "category": self.category,
+            "qualifies": dict(self.qualifies),
+            "reviewing_body": None if body is None else {"code": body, "name": BODY_NAMES[body]},
+            "living_standard": display(f.standard),
+            "per_capita_income": display(f.monthly(f.income)),
+            "per_capita_net_income": display(f.monthly(f.income - f.rigid)),
+            "per_capita_net_income_after_accident": after,
+            "policy": self.policy,
+            "rules": [r.as_json() for r in self.rules],
+            "notes": list(self.notes),
+        }
+
+
+def _compare(rule_id: str, label_zh: str, label_en: str, value: Fraction, total: Decimal,
+             op: str, multiple: Decimal, figures: Figures) -> RuleResult:
+    bound = figures.months_of(multiple)
+    passed = total <= bound if op == "≤" else total < bound
+    limit = Fraction(bound) / (12 * figures.members)
+    m = f"{multiple.normalize():f}"
+    shown = {"value": display(value), "limit": display(limit), "comparison": op,
+             "multiple": m, "living_standard": display(figures.standard)}
+    verdict_zh, verdict_en = ("符合", "passed") if passed else ("不符合", "failed")
+    r = rule(rule_id)
+    return RuleResult(
+        rule_id, passed, r.citation,
+        f"{label_zh} {shown['value']} 元 {op} {m} × {shown['living_standard']} = "
+        f"{shown['limit']} 元：{verdict_zh}（{r.title_zh}）",
+        f"{label_en} {shown['value']} {op} {m} × {shown['living_standard']} = "
+        f"{shown['limit']} yuan: {verdict_en} ({r.title_en})",
+        shown,
+    )
+
+
+def _accident_event(application: Application, on: date) -> RuleResult:
+    accident = application.accident
+    r = rule("R-ACC-EVENT")
+    if accident is None:
+        return RuleResult(r.id, False, r.citation, "未申报意外事件：不符合",
+                          "no accident declared: failed", {"accident": "none"})
+    happened = accident.occurred_on <= on
+    figures = {"occurred_on": accident.occurred_on.isoformat(), "assessed_on": on.isoformat()}
+    if happened:
+        return RuleResult(r.id, True, r.citation,
+                          f"{accident.occurred_on} 发生意外事件（{accident.kind}）：符合",
+                          f"{accident.kind} on {accident.occurred_on}: passed", figures)
+    return RuleResult(r.id, False, r.citation,
+                      f"意外事件日期 {accident.occurred_on} 晚于认定日期 {on}：不符合",
+                      f"the accident of {accident.occurred_on} is after {on}: failed", figures)
+
+
+def _figures(application: Application, policy: Policy, on: date) -> Figures:
+    household = application.household
+    accident = application.accident
+    cost = None
+    if accident is not None:
+        cost = max(Decimal(0), accident.necessary_expenses - accident.compensation_received)
+    return Figures(
+        members=len(household.members),
+        income=sum((m.annual_income for m in household.members), Decimal(0)),
+        rigid=sum((e.annual_amount for e in household.rigid_expenses), Decimal(0)),
+        accident_cost=cost,
+        standard=policy.living_standard_on(on).amount,
+    )
+
+
+def category_rules(application: Application, policy: Policy, on: date) -> tuple[
+        Figures, dict[str, tuple[RuleResult, ...]]]:
+    f = _figures(application, policy, on)
+    k = policy.multipliers
+    net = f.income - f.rigid
+    per_income, per_net = f.monthly(f.income), f.monthly(net)
+    income_zh, income_en = "家庭人均月收入", "per-capita monthly income"
+    net_zh, net_en = "扣减刚性支出后人均月纯收入", "per-capita monthly net income"
+    deep = (
+        _compare("R-DEEP-INCOME", income_zh, income_en, per_income, f.income, "≤", k.deep_income, f),
+        _compare("R-DEEP-NET", net_zh, net_en, per_net, net, "<", k.deep_net, f),
+    )
+    relative = (
+        _compare("R-REL-INCOME", income_zh, income_en, per_income, f.income, "≤",
+                 k.relative_income, f),
+        _compare("R-REL-NET", net_zh, net_en, per_net, net, "≤", k.relative_net, f),
+    )
+    after = f.income - (f.accident_cost or Decimal(0))
+    acc_net = _compare("R-ACC-NET", "扣减意外必要支出后人均月纯收入",
+                       "per-capita monthly net income after the accident",
+                       f.monthly(after), after, "<", k.accident_net, f)
+    if f.accident_cost is None:
+        acc_net = RuleResult(acc_net.id, False, acc_net.citation, "未申报意外事件：不符合",
+                             "no accident declared: failed", {})
+    accident = (
+        _accident_event(application, on),
+        _compare("R-ACC-INCOME", income_zh, income_en, per_income, f.income, "≤",
+                 k.accident_income, f),
+        acc_net,
+    )
+    return f, {"deep": deep, "relative": relative, "accident": accident}
+
+
+def assess(application: Application, policy: Policy, on: date) -> Assessment:
+    """Assess the household on ``on``; PolicyNotInForce when L is not known for that date."""
+    figures, by_category = category_rules(application, policy, on)
+    qualifies = {c: all(r.passed for r in by_category[c]) for c in CATEGORIES}
+    category = next((c for c in CATEGORIES if qualifies[c]), None)
+    notes = []
+    declared = application.declared_category
+    if category != declared:
+        found = _ZH_CATEGORY[category] if category else "不符合任何类别"
+        notes.append(f"申报类别为{_ZH_CATEGORY[declared]}，认定结果为{found} / declared "
+                     f"{declared}, assessed {category or 'no category'}")
+    body = reviewing_body(category, application) if category else None
+    rules = tuple(r for c in CATEGORIES for r in by_category[c])
+    return Assessment(on, policy.id, category, qualifies, body, figures, rules, tuple(notes))
+
+
+def eligible_result(assessment: Assessment) -> RuleResult:
+    """R-ELIGIBLE: qualifies for a category; a refusal lists every §1.2 rule with its figures."""
+    r = rule("R-ELIGIBLE")
+    figures = {x.id: f"{'pass' if x.passed else 'fail'}: {x.figures.get('value', '')}"
+               for x in assessment.rules}
+    if assessment.category:
+        zh = _ZH_CATEGORY[assessment.category]
+        return RuleResult(r.id, True, r.citation, f"认定为{zh}职工家庭",
+                          f"qualifies as {assessment.category}", figures)
+    failed = [x for x in assessment.rules if not x.passed]
+    return RuleResult(
+        r.id, False, r.citation,
+        "不符合任何类别：" + "；".join(x.explanation_zh for x in failed),
+        "qualifies for no category: " + "; ".join(x.explanation_en for x in failed),
+        figures,
+    )
+
+
+def out_of_hardship_result(assessment: Assessment) -> RuleResult:
+    r = rule("R-OUT-OF-HARDSHIP")
+    passed = assessment.category is None
+    figures = {x.id: "pass" if x.passed else "fail" for x in assessment.rules}
+    if passed:
+        return RuleResult(r.id, True, r.citation, "核查不再符合任何类别，脱困",
+                          "the re-check finds no category: out of hardship", figures)
+    zh = _ZH_CATEGORY[assessment.category or "deep"]
+    return RuleResult(r.id, False, r.citation, f"仍符合{zh}标准，不能进入渐退期",
+                      f"still qualifies as {assessment.category}: no phase-out", figures)

@@ -1,0 +1,25 @@
+"""JSON in, with every number literal kept as written (CONTRACT.md: ``1e2`` is not an amount,
+``1.005`` is not an amount, and nothing passes through float)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies.errors import FieldProblem, InvalidInput
+from policies.money import NumberLiteral
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str | bytes, what: str = "JSON") -> Any:
+    """Parse JSON; InvalidInput (naming line and column) when it is not JSON."""
+    try:
+        return json.loads(text, parse_float=NumberLiteral, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(what, [FieldProblem("", f"not JSON: {error.msg} at line "
+                                                    f"{error.lineno} column {error.colno}")])
+    except ValueError as error:
+        raise InvalidInput(what, [FieldProblem("", str(error))]) from None

@@ -1,0 +1,76 @@
+"""Money: exact decimal amounts as written in the JSON text, and display rounding.
+
+CONTRACT.md §1: an amount is a string ``^[0-9]+(\\.[0-9]{1,2})?$``, a JSON integer ≥ 0, or a JSON
+number whose shortest form matches that pattern; at most 100,000,000. Numbers are judged as
+written, so the JSON loader (``policies.json_input``) keeps each number literal's text.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+MAX_AMOUNT = Decimal("100000000")
+_PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
+
+
+class NumberLiteral(str):
+    """The text of a JSON number with a fraction or an exponent, kept as written."""
+
+    __slots__ = ()
+
+
+def _shortest_form(literal: str) -> str | None:
+    """A JSON number literal as its shortest decimal form, or None when it has an exponent."""
+    if "e" in literal or "E" in literal:
+        return None
+    text = literal
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def parse_amount(value: object) -> Decimal:
+    """The amount as a Decimal; ValueError with a reason for anything CONTRACT.md refuses."""
+    if isinstance(value, bool):
+        raise ValueError("an amount cannot be a boolean")
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, NumberLiteral):
+        shortest = _shortest_form(value)
+        if shortest is None:
+            raise ValueError(f"an amount cannot have an exponent ({value})")
+        text = shortest
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() else "nan"
+    elif isinstance(value, float):
+        raise ValueError("floats are not accepted for money: pass a string or a Decimal")
+    else:
+        raise ValueError(f"an amount must be a string or a number, not {type(value).__name__}")
+    if not _PATTERN.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not an amount: digits with at most two decimals, no sign, no spaces"
+        )
+    amount = Decimal(text)
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"{text} is over the limit of 100000000")
+    return amount
+
+
+def display(value: Fraction | Decimal) -> str:
+    """Two decimals, half away from zero, for display only (comparisons stay exact)."""
+    exact = Fraction(value)
+    cents = abs(exact) * 100
+    whole = int(cents)
+    if cents - whole >= Fraction(1, 2):
+        whole += 1
+    sign = "-" if exact < 0 and whole else ""
+    return f"{sign}{whole // 100}.{whole % 100:02d}"
+
+
+def yuan(value: Decimal) -> str:
+    return str(value.quantize(_CENT, rounding=ROUND_HALF_UP))

@@ -1,0 +1,41 @@
+"""Mainland resident id numbers, checked per GB 11643-1999."""
+
+from __future__ import annotations
+
+from datetime import date
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def check_character(first17: str) -> str:
+    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK[total % 11]
+
+
+def normalize_id(value: str) -> str:
+    """The id upper-cased (a lower-case ``x`` is accepted); ValueError naming what is wrong."""
+    if len(value) != 18:
+        raise ValueError(f"must have 18 characters, has {len(value)}")
+    first17, last = value[:17], value[17].upper()
+    if not (first17.isascii() and first17.isdigit()):
+        raise ValueError("the first 17 characters must be digits")
+    if not (last == "X" or (last.isascii() and last.isdigit())):
+        raise ValueError("the check character must be a digit or X")
+    expected = check_character(first17)
+    if last != expected:
+        raise ValueError(f"check character is {last}, GB 11643 gives {expected}")
+    birth_date(first17)
+    return first17 + last
+
+
+def birth_date(id_number: str) -> date:
+    text = id_number[6:14]
+    try:
+        born = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        raise ValueError(f"the birth date {text} is not a calendar date") from None
+    if born < _EARLIEST_BIRTH:
+        raise ValueError(f"the birth date {born.isoformat()} is before 1900-01-01")
+    return born

@@ -1,0 +1,93 @@
+"""Who may fire a trigger on a case (LIFECYCLE.md, Actors), and who may read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policies.errors import NotAuthorized
+from policies.routing import BODY_NAMES, CITY
+from states import ActorRule, Role, Scope
+
+
+@dataclass(frozen=True)
+class Actor:
+    """``{"role", "org"}``; a worker carries ``id_number``; the system carries neither."""
+
+    role: str
+    org: str | None = None
+    id_number: str | None = None
+
+    @property
+    def label(self) -> str:
+        who = self.org or self.id_number
+        return f"{self.role}:{who}" if who else self.role
+
+    def as_json(self) -> dict[str, str]:
+        out = {"role": self.role}
+        if self.org is not None:
+            out["org"] = self.org
+        if self.id_number is not None:
+            out["id_number"] = self.id_number
+        return out
+
+
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The case's facts that decide who is who: applicant, receiving union, reviewing body."""
+
+    applicant_id: str | None
+    grassroots_union: str | None
+    reviewing_body: str | None
+
+
+def _scope_reason(rule: ActorRule, actor: Actor, parties: Parties) -> str | None:
+    """None when ``actor`` is within ``rule``'s scope on this case, else why not."""
+    scope = rule.scope
+    if scope is Scope.TIMER:
+        return None
+    if scope is Scope.APPLICANT:
+        mine = actor.id_number is not None and actor.id_number.upper() == parties.applicant_id
+        return None if mine else "the worker is not the applicant"
+    if scope is Scope.OWN_UNION:
+        mine = actor.org is not None and actor.org == parties.grassroots_union
+        return None if mine else f"the case belongs to grassroots union {parties.grassroots_union}"
+    body = parties.reviewing_body
+    if actor.org not in BODY_NAMES:
+        return f"{actor.org!r} is not a federation of trade unions"
+    if actor.org == body or (scope is Scope.COUNTY_OR_ABOVE and actor.org == CITY):
+        return None
+    return f"the case is reviewed by {body or 'no federation yet'}"
+
+
+def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, actor: Actor,
+              parties: Parties) -> None:
+    """Raise NotAuthorized unless one of ``rules`` lets ``actor`` fire ``trigger`` here."""
+    role_rules = [r for r in rules if r.role.value == actor.role
+                  and (r.in_states is None or state in r.in_states)]
+    if not role_rules:
+        roles = sorted({r.role.value for r in rules
+                        if r.in_states is None or state in r.in_states})
+        raise NotAuthorized(trigger, actor.label,
+                            f"role {actor.role!r} may not fire it here; allowed: {', '.join(roles)}")
+    reasons = [_scope_reason(r, actor, parties) for r in role_rules]
+    if any(reason is None for reason in reasons):
+        return
+    raise NotAuthorized(trigger, actor.label, "; ".join(r for r in reasons if r))
+
+
+def may_read(actor: Actor, parties: Parties) -> bool:
+    """Reads: a federation its cases (wuxi-city all), a union its own, a worker their own,
+    an auditor all, the system all."""
+    role = actor.role
+    if role in (Role.AUDITOR.value, Role.SYSTEM.value):
+        return True
+    if role == Role.FEDERATION.value:
+        return actor.org == CITY or (actor.org is not None and actor.org == parties.reviewing_body)
+    if role == Role.GRASSROOTS_UNION.value:
+        return actor.org is not None and actor.org == parties.grassroots_union
+    if role == Role.WORKER.value:
+        return actor.id_number is not None and actor.id_number.upper() == parties.applicant_id
+    return False

@@ -1,0 +1,62 @@
+"""Everything one decision needs, handed to guards, branches and effects alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from policies.application import Application, Household
+from policies.calendar import WorkingCalendar
+from policies.deadlines import local_date
+from policies.eligibility import Assessment, assess
+from policies.policy_file import Policy
+from workflow.records import CaseState, Command
+
+
+class OpenCases(Protocol):
+    """Answers R-ONE-OPEN-CASE: the case, if any, that is open for an applicant."""
+
+    def open_case_of(self, applicant_id: str) -> str | None: ...
+
+
+@dataclass
+class Decision:
+    """One command being decided against one case. Mutable only while it is decided."""
+
+    case: CaseState
+    command: Command
+    payload: dict[str, Any]
+    policy: Policy
+    calendar: WorkingCalendar
+    open_cases: OpenCases
+    source: str | None
+    _assessment: Assessment | None = field(default=None, init=False)
+
+    @property
+    def on(self) -> date:
+        return local_date(self.command.at)
+
+    @property
+    def application(self) -> Application | None:
+        """The application as this event leaves it (a new one, or a new household)."""
+        new = self.payload.get("application")
+        if isinstance(new, Application):
+            return new
+        current = self.case.application
+        household = self.payload.get("household")
+        if current is None or not isinstance(household, Household):
+            return current
+        changes: dict[str, Any] = {"household": household}
+        if "accident" in self.payload:
+            changes["accident"] = self.payload["accident"]
+        return current.model_copy(update=changes)
+
+    def assessment(self) -> Assessment:
+        """The assessment on the event's date; PolicyNotInForce when L is unknown then."""
+        if self._assessment is None:
+            application = self.application
+            if application is None:
+                raise LookupError("no application to assess: personal data was destroyed")
+            self._assessment = assess(application, self.policy, self.on)
+        return self._assessment

@@ -1,0 +1,137 @@
+"""Deciding one command against one case, in memory: the heart that replay and the durable
+engine share.
+
+Checks run in the order of CONTRACT.md: the trigger is allowed in the state (E-TRANSITION),
+the actor may fire it (E-ACTOR), the payload is valid (E-PAYLOAD), then the route's guards in
+LIFECYCLE.md order. A refusal raises and changes nothing; an accepted command becomes an Event
+whose fold (``apply``) is the new case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.application import Application
+from policies.authorization import Actor, Parties, authorize
+from policies.calendar import WorkingCalendar
+from policies.deadlines import local_date, require_aware
+from policies.errors import (
+    FieldProblem,
+    GuardFailed,
+    InvalidPayload,
+    ObjectionProblem,
+    TransitionNotAllowed,
+)
+from policies.policy_file import Policy, load_policy
+from states import Lifecycle
+from workflow.context import Decision, OpenCases
+from workflow.effects import apply, derive
+from workflow.machine import NO_CASE, LifecycleMachine, Subject
+from workflow.payloads import validate_payload
+from workflow.records import CaseState, Command, Event
+
+
+def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
+    """Who the parties of a case being submitted are, read from its raw application."""
+    raw = data
+    applicant = raw.get("applicant") if isinstance(raw, Mapping) else None
+    id_number = applicant.get("id_number") if isinstance(applicant, Mapping) else None
+    union = raw.get("grassroots_union") if isinstance(raw, Mapping) else None
+    return Parties(id_number.upper() if isinstance(id_number, str) else None,
+                   union if isinstance(union, str) else None, None)
+
+
+class Decider:
+    """Decides commands under one policy. Build it once per process and share it."""
+
+    def __init__(self, policy: Policy | None = None, machine: LifecycleMachine | None = None,
+                 calendar: WorkingCalendar | None = None) -> None:
+        self.policy = policy or load_policy()
+        self.machine = machine or LifecycleMachine()
+        self.calendar = calendar or WorkingCalendar.for_policy(self.policy)
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.machine.lifecycle
+
+    def allowed_triggers(self, state: str | None) -> tuple[str, ...]:
+        return self.lifecycle.triggers_from(state)
+
+    def _check_payload(self, case: CaseState, command: Command) -> dict[str, Any]:
+        trigger = self.lifecycle.trigger(command.trigger)
+        payload = validate_payload(trigger, command.data, local_date(command.at))
+        problems = []
+        if command.trigger == "raise_objection" and payload["objection_id"] in case.objections_used:
+            problems.append(FieldProblem("data.objection_id",
+                                         f"{payload['objection_id']} was used before in this case"))
+        if command.trigger == "cancel" and payload["reason"] == "other" and not payload.get(
+                "detail"):
+            problems.append(FieldProblem("data.detail", "required when the reason is other"))
+        new = payload.get("application")
+        if (command.trigger == "amend_application" and isinstance(new, Application)
+                and new.applicant.id_number != case.applicant_id):
+            problems.append(FieldProblem("data.application.applicant.id_number",
+                                         "an amendment cannot change the applicant"))
+        if problems:
+            raise InvalidPayload(command.trigger, problems)
+        return payload
+
+    def decide(self, case: CaseState | None, command: Command, open_cases: OpenCases) -> Event:
+        """The event this command records on ``case``, or the refusal (a JiekunError)."""
+        require_aware(command.at, "command time")
+        case = case or CaseState(command.case_id)
+        state = case.state
+        if command.trigger not in self.allowed_triggers(state):
+            raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+        trigger = self.lifecycle.trigger(command.trigger)
+        parties = case.parties if state is not None else _submission_parties(command.data)
+        authorize(trigger.name, trigger.actors, state, command.actor, parties)
+        payload = self._check_payload(case, command)
+        decision = Decision(case, command, payload, self.policy, self.calendar, open_cases, state)
+        subject = Subject(state or NO_CASE, decision)
+        if not self.machine.fire(subject, command.trigger):
+            raise self._refusal(subject, state, command.trigger)
+        route = subject.route
+        assert route is not None
+        derived = derive(decision, self.lifecycle, subject.state,
+                         trigger.effects + route.effects)
+        return Event(
+            case_id=case.case_id, seq=case.version + 1, at=command.at, trigger=command.trigger,
+            actor=command.actor.as_json(), data=self._recorded(command, payload),
+            policy_id=self.policy.id, policy_hash=self.policy.content_hash, derived=derived,
+        )
+
+    def _refusal(self, subject: Subject, state: str | None, trigger: str) -> Exception:
+        if subject.failure is not None:
+            return subject.failure
+        failed = [r for r in subject.results if not r.passed]
+        if failed and failed[0].id == "E-OBJECTION":
+            return ObjectionProblem(f"{trigger} refused: {failed[0].explanation_en} / "
+                                    f"{failed[0].explanation_zh}")
+        if failed:
+            return GuardFailed(trigger, failed)
+        return TransitionNotAllowed(state, trigger, self.allowed_triggers(state))
+
+    @staticmethod
+    def _recorded(command: Command, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload as stored: validated values in their JSON form."""
+        application = payload.get("application")
+        if isinstance(application, Application):
+            return application.as_json()
+        recorded: dict[str, Any] = {}
+        for name, value in payload.items():
+            dump = getattr(value, "model_dump", None)
+            recorded[name] = dump(mode="json") if dump is not None else value
+        return recorded
+
+    def apply(self, case: CaseState | None, event: Event) -> CaseState:
+        return apply(self.lifecycle, case or CaseState(event.case_id), event)
+
+    def fire(self, case: CaseState | None, command: Command,
+             open_cases: OpenCases) -> tuple[Event, CaseState]:
+        event = self.decide(case, command, open_cases)
+        return event, self.apply(case, event)
+
+
+__all__ = ["Actor", "Decider"]

@@ -1,0 +1,145 @@
+"""What a transition derives (recorded in its event) and how an event folds into a case.
+
+``derive`` runs once, when an event is decided; ``apply`` is the fold, used by the engine right
+after deciding and by every replay or audit afterwards, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from policies.application import Accident, Application, Household
+from policies.deadlines import months_due, publicity_elapsed_at, years_due
+from policies.errors import PolicyNotInForce
+from states import Effect, LengthUnit, Lifecycle, TimerKind
+from workflow.context import Decision
+from workflow.records import CaseState, Derived, Event, Timer
+
+
+def _start_timer(d: Decision, kind: TimerKind, category: str | None,
+                 phase_out_end: datetime | None, exited_at: datetime | None) -> Timer:
+    at, durations = d.command.at, d.policy.durations
+    due: datetime | None
+    if kind is TimerKind.RECHECK:
+        due = months_due(at, durations.recheck_months(category or "deep"))
+    elif kind is TimerKind.PHASE_OUT:
+        due = phase_out_end
+    elif kind is TimerKind.RETENTION:
+        closed_archive = d.command.trigger != "withdraw" and d.source not in (
+            "preliminary_review", "unit_publicity", "media_publicity", "upper_review")
+        years = (durations.retention_years if closed_archive
+                 else durations.retention_years_rejected_withdrawn)
+        due = years_due(exited_at or at, years)
+    else:
+        days: int = getattr(durations, f"{kind.value}_working_days")
+        try:
+            due = publicity_elapsed_at(at, days, d.calendar)
+        except PolicyNotInForce:
+            due = None  # computed by its guard once the calendar covers the year
+    return Timer(kind=kind, started=at, due=due)
+
+
+def _rearmed(d: Decision, timers: tuple[Timer, ...]) -> tuple[Timer, ...]:
+    """The last open objection dismissed: a publicity already past its end is due at once."""
+    if d.command.trigger != "dismiss_objection" or d.case.objections_open - {
+            d.payload["objection_id"]}:
+        return timers
+    at = d.command.at
+    return tuple(t.model_copy(update={"due": at}) if t.due is not None and t.due < at else t
+                 for t in timers)
+
+
+def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, ...]) -> Derived:
+    case, at = d.case, d.command.at
+    category, body = case.category, case.reviewing_body
+    if Effect.ASSESS in effects:
+        assessment = d.assessment()
+        category, body = assessment.category, assessment.reviewing_body
+    phase_out_end = case.phase_out_end
+    if Effect.START_PHASE_OUT in effects:
+        phase_out_end = months_due(at, int(d.payload["months"]))
+    exited_at = case.exited_at
+    if dest == "exited" and d.source != "re_entered":
+        exited_at = at
+    archive_number = case.archive_number
+    if Effect.ISSUE_ARCHIVE in effects:
+        archive_number = f"WX-{body}-{at.strftime('%Y%m%d')}-{case.case_id}"
+    timers = case.timers
+    if dest != case.state:
+        timer = lifecycle.timer_for_state(dest)
+        timers = () if timer is None else (
+            _start_timer(d, timer.kind, category, phase_out_end, exited_at),)
+    return Derived(state=dest, category=category, reviewing_body=body,
+                   timers=_rearmed(d, timers), archive_number=archive_number,
+                   phase_out_end=phase_out_end, exited_at=exited_at)
+
+
+def _bookkeeping(case: CaseState, event: Event, effects: tuple[Effect, ...],
+                 entered: bool) -> dict[str, Any]:
+    data: Mapping[str, Any] = event.data
+    changes: dict[str, Any] = {}
+    opened, used = set(case.objections_open), set(case.objections_used)
+    if Effect.OPEN_OBJECTION in effects:
+        opened.add(data["objection_id"])
+        used.add(data["objection_id"])
+    if Effect.CLOSE_OBJECTION in effects:
+        opened.discard(data["objection_id"])
+    changes["objections_used"] = frozenset(used)
+    changes["objections_open"] = frozenset() if entered else frozenset(opened)
+    role = event.actor.get("role", "")
+    confirmations = frozenset() if entered else case.confirmations
+    verifications = frozenset() if entered else case.verifications
+    if Effect.RECORD_CONFIRMATION in effects:
+        confirmations = confirmations | {role}
+    if Effect.RECORD_VERIFICATION in effects:
+        verifications = verifications | {role}
+    changes["confirmations"], changes["verifications"] = confirmations, verifications
+    if Effect.REMEMBER_ORIGIN in effects:
+        changes["came_from"] = case.state
+    return changes
+
+
+def _application_after(case: CaseState, event: Event,
+                       effects: tuple[Effect, ...]) -> Application | None:
+    data = event.data
+    if Effect.DESTROY_PERSONAL_DATA in effects:
+        return None
+    if data.get("redacted"):
+        return case.application
+    if Effect.SET_APPLICATION in effects:
+        return Application.model_validate(data)
+    if Effect.UPDATE_HOUSEHOLD in effects and "household" in data and case.application:
+        changes: dict[str, Any] = {"household": Household.model_validate(data["household"])}
+        if "accident" in data:
+            raw = data["accident"]
+            changes["accident"] = None if raw is None else Accident.model_validate(raw)
+        return case.application.model_copy(update=changes)
+    return case.application
+
+
+def apply(lifecycle: Lifecycle, case: CaseState, event: Event) -> CaseState:
+    """The case after ``event``: the fold step, the same for deciding, replaying and auditing."""
+    if event.seq != case.version + 1:
+        raise ValueError(f"case {case.case_id}: event {event.seq} does not follow "
+                         f"version {case.version}")
+    trigger = lifecycle.trigger(event.trigger)
+    derived = event.derived
+    route = next(r for r in trigger.routes
+                 if r.source == case.state and (r.dest or case.state) == derived.state)
+    effects = trigger.effects + route.effects
+    entered = derived.state != case.state
+    application = _application_after(case, event, effects)
+    changes = _bookkeeping(case, event, effects, entered)
+    if Effect.SET_GRASSROOTS_UNION in effects and application is not None:
+        changes["grassroots_union"] = application.grassroots_union
+    return case.evolve(
+        state=derived.state, version=event.seq, application=application,
+        applicant_id=None if application is None and Effect.DESTROY_PERSONAL_DATA in effects
+        else (application.applicant.id_number if application else case.applicant_id),
+        category=derived.category, reviewing_body=derived.reviewing_body,
+        timers=derived.timers, archive_number=derived.archive_number,
+        phase_out_end=derived.phase_out_end, exited_at=derived.exited_at,
+        entered_at=event.at if entered else case.entered_at, last_at=event.at, **changes,
+    )

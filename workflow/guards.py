@@ -1,0 +1,146 @@
+"""The guards of the lifecycle, by rule id: each returns a RuleResult at the event's time.
+
+A guard that needs the living standard or the working-day calendar on a date the policy does
+not cover raises PolicyNotInForce, which a replay reports as E-POLICY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from policies.deadlines import publicity_elapsed_at
+from policies.eligibility import eligible_result, out_of_hardship_result
+from policies.results import RuleResult
+from policies.rules import rule
+from states import TimerKind
+from workflow.context import Decision
+
+Guard = Callable[[Decision], RuleResult]
+
+
+def _result(rule_id: str, passed: bool, zh: str, en: str, **figures: str) -> RuleResult:
+    return RuleResult(rule_id, passed, rule(rule_id).citation, zh, en, dict(figures))
+
+
+def timer_due(d: Decision, kind: TimerKind) -> datetime:
+    timer = d.case.timer(kind)
+    if timer is None:
+        raise LookupError(f"case {d.case.case_id} has no {kind} timer in {d.case.state}")
+    if timer.due is not None:
+        return timer.due
+    length: int = getattr(d.policy.durations, f"{kind.value}_working_days")
+    return publicity_elapsed_at(timer.started, length, d.calendar)
+
+
+def _due_result(d: Decision, rule_id: str, kind: TimerKind, zh: str, en: str) -> RuleResult:
+    due = timer_due(d, kind)
+    at = d.command.at
+    passed = at >= due
+    verdict_zh, verdict_en = ("已到期", "due") if passed else ("未到期", "not due yet")
+    return _result(rule_id, passed, f"{zh}{due.isoformat()} 起到期，事件时间 {at.isoformat()}："
+                   f"{verdict_zh}", f"{en} is due from {due.isoformat()}, the event is at "
+                   f"{at.isoformat()}: {verdict_en}", due=due.isoformat(), at=at.isoformat())
+
+
+def one_open_case(d: Decision) -> RuleResult:
+    application = d.application
+    applicant = application.applicant.id_number if application else d.case.applicant_id
+    other = d.open_cases.open_case_of(applicant) if applicant else None
+    passed = other is None or other == d.case.case_id
+    return _result("R-ONE-OPEN-CASE", passed,
+                   "申请人无其他未结案件" if passed else f"申请人已有未结案件 {other}",
+                   "no other open case" if passed else f"the applicant already has open case "
+                   f"{other}", open_case=other or "")
+
+
+def eligible(d: Decision) -> RuleResult:
+    return eligible_result(d.assessment())
+
+
+def out_of_hardship(d: Decision) -> RuleResult:
+    return out_of_hardship_result(d.assessment())
+
+
+def publicity_elapsed(d: Decision) -> RuleResult:
+    kind = TimerKind(d.source)  # the publicity state and its timer share a name
+    return _due_result(d, "R-PUBLICITY-ELAPSED", kind, "公示期满，", "the publicity")
+
+
+def objection(d: Decision) -> RuleResult:
+    open_ = d.case.objections_open
+    wanted = d.payload.get("objection_id")
+    if wanted is not None:
+        passed = wanted in open_
+        return _result("E-OBJECTION", passed,
+                       f"异议 {wanted} {'处于未决状态' if passed else '不是未决异议'}",
+                       f"objection {wanted} is {'open' if passed else 'not open'}",
+                       objection_id=str(wanted))
+    listed = ", ".join(sorted(open_))
+    return _result("E-OBJECTION", not open_,
+                   "无未决异议" if not open_ else f"尚有未决异议：{listed}",
+                   "no open objection" if not open_ else f"open objections: {listed}",
+                   open_objections=listed)
+
+
+def recheck_cadence(d: Decision) -> RuleResult:
+    return _due_result(d, "R-RECHECK-CADENCE", TimerKind.RECHECK, "定期核查", "the re-check")
+
+
+def phase_out_max(d: Decision) -> RuleResult:
+    months = int(d.payload["months"])
+    limit = d.policy.durations.phase_out_max_months
+    passed = months <= limit
+    return _result("R-PHASEOUT-MAX", passed, f"渐退期 {months} 个月，上限 {limit} 个月",
+                   f"a phase-out of {months} months, at most {limit}",
+                   months=str(months), limit=str(limit))
+
+
+def phase_out_elapsed(d: Decision) -> RuleResult:
+    return _due_result(d, "R-PHASEOUT-ELAPSED", TimerKind.PHASE_OUT, "渐退期", "the phase-out")
+
+
+def retention(d: Decision) -> RuleResult:
+    return _due_result(d, "R-RETENTION", TimerKind.RETENTION, "档案保管期", "retention")
+
+
+def exit_confirm(d: Decision) -> RuleResult:
+    party = d.command.actor.role
+    done = d.case.confirmations
+    if d.command.trigger == "refuse_exit":
+        passed = "worker" not in done
+        return _result("R-EXIT-CONFIRM", passed,
+                       "职工尚未确认退档" if passed else "职工已确认退档，不能再拒绝",
+                       "the worker has not confirmed" if passed else
+                       "the worker has already confirmed the exit", confirmed=",".join(sorted(done)))
+    passed = party not in done
+    return _result("R-EXIT-CONFIRM", passed,
+                   f"{party} 首次确认" if passed else f"{party} 已经确认过",
+                   f"first confirmation by {party}" if passed else f"{party} has already confirmed",
+                   confirmed=",".join(sorted(done)))
+
+
+def exit_refusal(d: Decision) -> RuleResult:
+    party = d.command.actor.role
+    done = d.case.verifications
+    passed = party not in done
+    return _result("R-EXIT-REFUSAL", passed,
+                   f"{party} 核实确认" if passed else f"{party} 已核实过，须由另一方核实",
+                   f"verification by {party}" if passed else
+                   f"{party} has verified already: the other party must verify",
+                   verified=",".join(sorted(done)))
+
+
+GUARDS: dict[str, Guard] = {
+    "R-ONE-OPEN-CASE": one_open_case,
+    "R-ELIGIBLE": eligible,
+    "R-OUT-OF-HARDSHIP": out_of_hardship,
+    "R-PUBLICITY-ELAPSED": publicity_elapsed,
+    "E-OBJECTION": objection,
+    "R-RECHECK-CADENCE": recheck_cadence,
+    "R-PHASEOUT-MAX": phase_out_max,
+    "R-PHASEOUT-ELAPSED": phase_out_elapsed,
+    "R-RETENTION": retention,
+    "R-EXIT-CONFIRM": exit_confirm,
+    "R-EXIT-REFUSAL": exit_refusal,
+}

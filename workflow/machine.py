@@ -1,0 +1,122 @@
+"""The one ``transitions`` machine of the process, built from states/.
+
+Built once (a Machine per case costs ~30× more, FIELD-NOTES.md) with ``auto_transitions=False``
+(the default adds guard-free ``to_<state>`` triggers). A command drives it through
+``machine.events[name].trigger(subject)`` on a short-lived subject that is never registered,
+so the machine holds no reference to any case. Conditions are bound callables: a route's branch,
+then its route-only payload requirements, then its guards in LIFECYCLE.md order; the first guard
+that fails is recorded on the subject, because ``transitions`` itself only returns False.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from transitions import EventData, Machine
+
+from policies.errors import FieldProblem, InvalidPayload, JiekunError
+from policies.results import RuleResult
+from policies.rules import RULE_IDS
+from states import Branch, Lifecycle, Route, build_lifecycle
+from workflow.context import Decision
+from workflow.guards import GUARDS
+
+NO_CASE = "__none__"  # the machine's stand-in for "no case yet", the source of submit
+
+Condition = Callable[[EventData], bool]
+
+
+@dataclass
+class Subject:
+    """The machine's model for one command: its state, the decision, what a guard said."""
+
+    state: str
+    decision: Decision
+    route: Route | None = None
+    results: list[RuleResult] = field(default_factory=list)
+    failure: JiekunError | None = None
+
+
+def _subject(event: EventData) -> Subject:
+    model = event.model
+    assert isinstance(model, Subject)
+    return model
+
+
+BRANCHES: dict[Branch, Callable[[Decision], bool]] = {
+    Branch.CAME_FROM_PHASE_OUT: lambda d: d.case.came_from == "phase_out",
+    Branch.CAME_FROM_EXITED: lambda d: d.case.came_from == "exited",
+    Branch.CONFIRMATIONS_COMPLETE:
+        lambda d: d.case.confirmations | {d.command.actor.role} >= {"worker", "grassroots_union"},
+    Branch.CONFIRMATIONS_INCOMPLETE:
+        lambda d: not d.case.confirmations | {d.command.actor.role} >= {"worker",
+                                                                       "grassroots_union"},
+    Branch.VERIFICATIONS_COMPLETE:
+        lambda d: d.case.verifications | {d.command.actor.role} >= {"federation",
+                                                                   "grassroots_union"},
+    Branch.VERIFICATIONS_INCOMPLETE:
+        lambda d: not d.case.verifications | {d.command.actor.role} >= {"federation",
+                                                                       "grassroots_union"},
+}
+
+
+def _branch(route: Route) -> Condition:
+    def taken(event: EventData) -> bool:
+        subject = _subject(event)
+        if route.branch is not None and not BRANCHES[route.branch](subject.decision):
+            return False
+        subject.route = route
+        return True
+    return taken
+
+
+def _requires(route: Route, trigger: str) -> Condition:
+    def present(event: EventData) -> bool:
+        subject = _subject(event)
+        missing = [f for f in route.requires if f not in subject.decision.payload]
+        if missing:
+            subject.failure = InvalidPayload(trigger, [
+                FieldProblem(f"data.{f}", f"required when coming from {subject.decision.case.came_from}")
+                for f in missing])
+            return False
+        return True
+    return present
+
+
+def _guard(rule_id: str) -> Condition:
+    check = GUARDS[rule_id]
+
+    def holds(event: EventData) -> bool:
+        subject = _subject(event)
+        result = check(subject.decision)
+        subject.results.append(result)
+        return result.passed
+    return holds
+
+
+class LifecycleMachine:
+    def __init__(self, lifecycle: Lifecycle | None = None) -> None:
+        self.lifecycle = lifecycle or build_lifecycle(RULE_IDS)
+        missing = {g for t in self.lifecycle.triggers for r in t.routes for g in r.guards
+                   if g not in GUARDS}
+        missing |= {r.branch for t in self.lifecycle.triggers for r in t.routes
+                    if r.branch is not None and r.branch not in BRANCHES}
+        if missing:
+            raise LookupError(f"lifecycle names with no binding: {sorted(map(str, missing))}")
+        self._lock = threading.Lock()  # Machine is not thread-safe (FIELD-NOTES.md)
+        self.machine = Machine(
+            model=None, states=[NO_CASE, *(s.name for s in self.lifecycle.states)],
+            initial=NO_CASE, auto_transitions=False, send_event=True,
+        )
+        for trigger in self.lifecycle.triggers:
+            for route in trigger.routes:
+                conditions = [_branch(route), _requires(route, trigger.name),
+                              *(_guard(g) for g in route.guards)]
+                self.machine.add_transition(trigger.name, route.source or NO_CASE, route.dest,
+                                            conditions=conditions)
+
+    def fire(self, subject: Subject, trigger: str) -> bool:
+        with self._lock:
+            return self.machine.events[trigger].trigger(subject)

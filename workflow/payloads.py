@@ -1,0 +1,109 @@
+"""Payload validation from the field specs of states/ (E-PAYLOAD): one validator per field type.
+
+Unknown keys are an error, like in the application: a typo must not pass silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from policies.application import (
+    Accident,
+    Household,
+    household_problems,
+    validate_application,
+    validate_model,
+)
+from policies.errors import FieldProblem, InvalidApplication, InvalidPayload
+from policies.money import NumberLiteral
+from states import FieldType, TriggerDef
+
+CANCEL_REASONS = ("false_information", "deceased", "moved_out", "other")
+
+Validator = Callable[[str, object, date], tuple[object, list[FieldProblem]]]
+
+
+def _text(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    if isinstance(value, NumberLiteral) or not isinstance(value, str) or not value.strip():
+        return None, [FieldProblem(name, "must be a non-empty string")]
+    return value, []
+
+
+def _application(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    try:
+        return validate_application(value, on), []
+    except InvalidApplication as error:
+        return None, [FieldProblem(f"{name}.{p.path}" if p.path else name, p.message)
+                      for p in error.problems]
+
+
+def _household(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    return validate_model(Household, value, name)
+
+
+def _accident(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    if value is None:
+        return None, []
+    return validate_model(Accident, value, name)
+
+
+def _months(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None, [FieldProblem(name, "must be a whole number of months, at least 1")]
+    return value, []
+
+
+def _cancel_reason(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    if value not in CANCEL_REASONS:
+        return None, [FieldProblem(name, f"must be one of {', '.join(CANCEL_REASONS)}")]
+    return value, []
+
+
+VALIDATORS: dict[FieldType, Validator] = {
+    FieldType.TEXT: _text,
+    FieldType.APPLICATION: _application,
+    FieldType.HOUSEHOLD: _household,
+    FieldType.ACCIDENT: _accident,
+    FieldType.MONTHS: _months,
+    FieldType.CANCEL_REASON: _cancel_reason,
+}
+
+
+def is_application_payload(trigger: TriggerDef) -> bool:
+    return [f.type for f in trigger.payload] == [FieldType.APPLICATION]
+
+
+def validate_payload(trigger: TriggerDef, data: Mapping[str, Any] | None,
+                     on: date) -> dict[str, Any]:
+    """The payload with typed values; InvalidPayload naming every bad field."""
+    raw = {} if data is None else data
+    if not isinstance(raw, Mapping):
+        raise InvalidPayload(trigger.name, [FieldProblem("data", "must be an object")])
+    if is_application_payload(trigger):
+        # CONTRACT.md §2: the data of submit and amend_application is the application itself.
+        application, problems = _application("data", raw, on)
+        if problems:
+            raise InvalidPayload(trigger.name, problems)
+        return {"application": application}
+    problems: list[FieldProblem] = []
+    known = {f.name for f in trigger.payload}
+    problems += [FieldProblem(f"data.{k}", "unknown field") for k in raw if k not in known]
+    values: dict[str, Any] = {}
+    for spec in trigger.payload:
+        if spec.name not in raw:
+            if spec.required:
+                problems.append(FieldProblem(f"data.{spec.name}", "required field is missing"))
+            continue
+        value, found = VALIDATORS[spec.type](f"data.{spec.name}", raw[spec.name], on)
+        problems += found
+        values[spec.name] = value
+    if not problems and isinstance(values.get("household"), Household):
+        accident = values.get("accident")
+        problems += household_problems(values["household"],
+                                       accident if isinstance(accident, Accident) else None,
+                                       "data")
+    if problems:
+        raise InvalidPayload(trigger.name, problems)
+    return values

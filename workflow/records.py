@@ -1,0 +1,112 @@
+"""The values the engine folds over: commands in, events out, the case as their fold.
+
+Events are frozen pydantic models; applying one checks ``seq == version + 1`` (as
+eventsourcing's ``CanMutateAggregate.mutate`` does), so a fold can never skip or repeat one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from policies.application import Application
+from policies.authorization import Actor, Parties
+from states import TimerKind
+
+
+class Timer(BaseModel):
+    """A timer armed on a case: started when its state was entered, due when it may fire.
+
+    ``due`` is None when it could not be computed yet (a publicity running into a year the
+    working-day calendar does not know); the guard then computes it when the timer fires.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: TimerKind
+    started: datetime
+    due: datetime | None
+
+
+class Derived(BaseModel):
+    """What the engine derived when it decided an event, recorded with it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: str
+    category: str | None = None
+    reviewing_body: str | None = None
+    timers: tuple[Timer, ...] = ()
+    archive_number: str | None = None
+    phase_out_end: datetime | None = None
+    exited_at: datetime | None = None
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case_id: str
+    seq: int
+    at: datetime
+    trigger: str
+    actor: dict[str, str]
+    data: dict[str, Any]
+    policy_id: str | None
+    policy_hash: str | None
+    derived: Derived
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.utcoffset() is None:
+            raise ValueError("event time must be timezone-aware")
+        return value
+
+
+@dataclass(frozen=True)
+class Command:
+    case_id: str
+    trigger: str
+    actor: Actor
+    at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """A case as the fold of its events. ``application`` is personal data (None once purged)."""
+
+    case_id: str
+    state: str | None = None
+    version: int = 0
+    application: Application | None = None
+    applicant_id: str | None = None
+    grassroots_union: str | None = None
+    category: str | None = None
+    reviewing_body: str | None = None
+    timers: tuple[Timer, ...] = ()
+    objections_used: frozenset[str] = frozenset()
+    objections_open: frozenset[str] = frozenset()
+    confirmations: frozenset[str] = frozenset()
+    verifications: frozenset[str] = frozenset()
+    came_from: str | None = None
+    archive_number: str | None = None
+    phase_out_end: datetime | None = None
+    exited_at: datetime | None = None
+    entered_at: datetime | None = None
+    last_at: datetime | None = None
+
+    @property
+    def parties(self) -> Parties:
+        return Parties(self.applicant_id, self.grassroots_union, self.reviewing_body)
+
+    def timer(self, kind: TimerKind) -> Timer | None:
+        return next((t for t in self.timers if t.kind is kind), None)
+
+    def evolve(self, **changes: Any) -> CaseState:
+        return replace(self, **changes)

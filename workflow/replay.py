@@ -1,0 +1,115 @@
+"""Replay (CONTRACT.md §3): a history in, each case's final state and first violation out.
+
+The same decide-and-fold as the durable engine, with no store: every guard, actor and timer is
+checked at the event's own time under the policy in force then. A case stops at its first
+violation; the other cases go on. Events are judged in file order, R-ONE-OPEN-CASE too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.errors import JiekunError
+from workflow.decider import Decider
+from workflow.history import HistoryLine, parse_history
+from workflow.records import CaseState, Command, Event
+
+
+@dataclass(frozen=True)
+class Violation:
+    line: int
+    event: str
+    rule: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.line, "event": self.event, "rule": self.rule,
+                "message": self.message}
+
+
+@dataclass
+class CaseReplay:
+    case: CaseState
+    events: list[Event] = field(default_factory=list)
+    violation: Violation | None = None
+    unverifiable: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        out = {
+            "state": self.case.state,
+            "category": self.case.category,
+            "reviewing_body": self.case.reviewing_body,
+            "events_applied": len(self.events),
+            "violation": None if self.violation is None else self.violation.as_json(),
+        }
+        if self.unverifiable:
+            out["unverifiable"] = self.unverifiable
+        return out
+
+
+class OpenCaseIndex:
+    """Applicant id → the case open for them, kept as events are applied."""
+
+    def __init__(self, lifecycle_closed: frozenset[str]) -> None:
+        self._closed = lifecycle_closed
+        self._open: dict[str, str] = {}
+
+    def open_case_of(self, applicant_id: str) -> str | None:
+        return self._open.get(applicant_id)
+
+    def update(self, case: CaseState) -> None:
+        if case.applicant_id is None:
+            return
+        if case.state in self._closed:
+            if self._open.get(case.applicant_id) == case.case_id:
+                del self._open[case.applicant_id]
+        else:
+            self._open[case.applicant_id] = case.case_id
+
+
+@dataclass
+class ReplayReport:
+    cases: dict[str, CaseReplay]
+
+    @property
+    def violations(self) -> int:
+        return sum(1 for c in self.cases.values() if c.violation is not None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"cases": {k: v.as_json() for k, v in self.cases.items()},
+                "violations": self.violations}
+
+
+def _judge(decider: Decider, replay: CaseReplay, line: HistoryLine,
+           index: OpenCaseIndex) -> None:
+    case = replay.case
+    if case.last_at is not None and line.at < case.last_at:
+        replay.violation = Violation(line.line, line.trigger, "E-ORDER",
+                                     f"{line.at.isoformat()} is before the case's previous "
+                                     f"event at {case.last_at.isoformat()}")
+        return
+    command = Command(line.case_id, line.trigger, line.actor, line.at, line.data or {})
+    try:
+        event, after = decider.fire(case if case.state else None, command, index)
+    except JiekunError as refusal:
+        replay.violation = Violation(line.line, line.trigger, refusal.rule, refusal.message)
+        return
+    replay.events.append(event)
+    replay.case = after
+    index.update(after)
+
+
+def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport:
+    """Replay a history; InvalidInput (nothing judged) when a line is malformed."""
+    decider = decider or Decider()
+    parsed = list(parse_history(lines))
+    closed = frozenset(s.name for s in decider.lifecycle.states if s.closed)
+    index = OpenCaseIndex(closed)
+    cases: dict[str, CaseReplay] = {}
+    for line in parsed:
+        replay_ = cases.setdefault(line.case_id, CaseReplay(CaseState(line.case_id)))
+        if replay_.violation is None:
+            _judge(decider, replay_, line, index)
+    return ReplayReport(cases)

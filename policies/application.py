@@ -7,6 +7,7 @@ path as CONTRACT.md writes it (``household.members[1].annual_income``). Amounts 
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -19,7 +20,7 @@ from policies.money import NumberLiteral, parse_amount
 from policies.resident_id import birth_date, normalize_id
 
 Region = Literal["梁溪区", "锡山区", "惠山区", "滨湖区", "新吴区", "经开区", "江阴市", "宜兴市"]
-REGIONS: tuple[str, ...] = Region.__args__
+REGIONS: tuple[str, ...] = typing.get_args(Region)
 Employment = Literal["employed", "laid_off", "migrant_worker", "flexible", "unemployed"]
 UnitKind = Literal["enterprise", "city_bureau_company", "city_direct_unit", "other"]
 Relation = Literal["self", "spouse", "child", "parent", "sibling", "grandparent", "grandchild",
@@ -162,7 +163,8 @@ def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate_model(model: type[M], data: object, prefix: str) -> tuple[M | None, list[FieldProblem]]:
+def validate_model(model: type[M], data: object,
+                   prefix: str) -> tuple[M | None, list[FieldProblem]]:
     if not isinstance(data, Mapping):
         return None, [FieldProblem(prefix, "must be an object")]
     try:
@@ -171,8 +173,8 @@ def validate_model(model: type[M], data: object, prefix: str) -> tuple[M | None,
         return None, problems_of(error, prefix)
 
 
-def household_problems(household: Household, accident: Accident | None, prefix: str = "",
-                       on: date | None = None) -> list[FieldProblem]:
+def household_problems(household: Household, accident: Accident | None,
+                       prefix: str = "") -> list[FieldProblem]:
     """Cross-field rules pydantic cannot say per field."""
     where = f"{prefix}." if prefix else ""
     problems = []
@@ -180,10 +182,9 @@ def household_problems(household: Household, accident: Accident | None, prefix: 
     if selves != 1:
         problems.append(FieldProblem(f"{where}household.members",
                                      f"exactly one member with relation self, found {selves}"))
-    if accident is not None:
-        if accident.member not in {m.name for m in household.members}:
-            problems.append(FieldProblem(f"{where}accident.member",
-                                         f"{accident.member!r} is not a member of the household"))
+    if accident is not None and accident.member not in {m.name for m in household.members}:
+        problems.append(FieldProblem(f"{where}accident.member",
+                                     f"{accident.member!r} is not a member of the household"))
     return problems
 
 
@@ -198,8 +199,8 @@ def validate_application(data: object, on: date | None = None) -> Application:
     problems = household_problems(application.household, application.accident)
     born = birth_date(application.applicant.id_number)
     if on is not None and born > on:
-        problems.append(FieldProblem("applicant.id_number",
-                                     f"the birth date {born.isoformat()} is after {on.isoformat()}"))
+        problems.append(FieldProblem(
+            "applicant.id_number", f"the birth date {born.isoformat()} is after {on.isoformat()}"))
     if problems:
         raise InvalidApplication(problems)
     return application

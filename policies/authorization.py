@@ -70,8 +70,9 @@ def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, act
     if not role_rules:
         roles = sorted({r.role.value for r in rules
                         if r.in_states is None or state in r.in_states})
+        allowed = ", ".join(roles)
         raise NotAuthorized(trigger, actor.label,
-                            f"role {actor.role!r} may not fire it here; allowed: {', '.join(roles)}")
+                            f"role {actor.role!r} may not fire it here; allowed: {allowed}")
     reasons = [_scope_reason(r, actor, parties) for r in role_rules]
     if any(reason is None for reason in reasons):
         return

@@ -129,7 +129,8 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
     income_zh, income_en = "家庭人均月收入", "per-capita monthly income"
     net_zh, net_en = "扣减刚性支出后人均月纯收入", "per-capita monthly net income"
     deep = (
-        _compare("R-DEEP-INCOME", income_zh, income_en, per_income, f.income, "≤", k.deep_income, f),
+        _compare("R-DEEP-INCOME", income_zh, income_en, per_income, f.income, "≤",
+                 k.deep_income, f),
         _compare("R-DEEP-NET", net_zh, net_en, per_net, net, "<", k.deep_net, f),
     )
     relative = (
@@ -156,7 +157,7 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
 def assess(application: Application, policy: Policy, on: date) -> Assessment:
     """Assess the household on ``on``; PolicyNotInForce when L is not known for that date."""
     figures, by_category = category_rules(application, policy, on)
-    qualifies = {c: all(r.passed for r in by_category[c]) for c in CATEGORIES}
+    qualifies: dict[str, bool] = {c: all(r.passed for r in by_category[c]) for c in CATEGORIES}
     category = next((c for c in CATEGORIES if qualifies[c]), None)
     notes = []
     declared = application.declared_category

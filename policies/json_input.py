@@ -19,7 +19,7 @@ def loads(text: str | bytes, what: str = "JSON") -> Any:
     try:
         return json.loads(text, parse_float=NumberLiteral, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
-        raise InvalidInput(what, [FieldProblem("", f"not JSON: {error.msg} at line "
-                                                    f"{error.lineno} column {error.colno}")])
+        where = f"line {error.lineno} column {error.colno}"
+        raise InvalidInput(what, [FieldProblem("", f"not JSON: {error.msg} at {where}")]) from None
     except ValueError as error:
         raise InvalidInput(what, [FieldProblem("", str(error))]) from None

@@ -13,7 +13,7 @@ from typing import Any
 from policies.application import Accident, Application, Household
 from policies.deadlines import months_due, publicity_elapsed_at, years_due
 from policies.errors import PolicyNotInForce
-from states import Effect, LengthUnit, Lifecycle, TimerKind
+from states import Effect, Lifecycle, TimerKind
 from workflow.context import Decision
 from workflow.records import CaseState, Derived, Event, Timer
 

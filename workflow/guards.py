@@ -63,7 +63,7 @@ def out_of_hardship(d: Decision) -> RuleResult:
 
 
 def publicity_elapsed(d: Decision) -> RuleResult:
-    kind = TimerKind(d.source)  # the publicity state and its timer share a name
+    kind = TimerKind(str(d.source))  # the publicity state and its timer share a name
     return _due_result(d, "R-PUBLICITY-ELAPSED", kind, "公示期满，", "the publicity")
 
 
@@ -112,7 +112,8 @@ def exit_confirm(d: Decision) -> RuleResult:
         return _result("R-EXIT-CONFIRM", passed,
                        "职工尚未确认退档" if passed else "职工已确认退档，不能再拒绝",
                        "the worker has not confirmed" if passed else
-                       "the worker has already confirmed the exit", confirmed=",".join(sorted(done)))
+                       "the worker has already confirmed the exit",
+                       confirmed=",".join(sorted(done)))
     passed = party not in done
     return _result("R-EXIT-CONFIRM", passed,
                    f"{party} 首次确认" if passed else f"{party} 已经确认过",

@@ -77,9 +77,9 @@ def _requires(route: Route, trigger: str) -> Condition:
         subject = _subject(event)
         missing = [f for f in route.requires if f not in subject.decision.payload]
         if missing:
+            origin = subject.decision.case.came_from
             subject.failure = InvalidPayload(trigger, [
-                FieldProblem(f"data.{f}", f"required when coming from {subject.decision.case.came_from}")
-                for f in missing])
+                FieldProblem(f"data.{f}", f"required when coming from {origin}") for f in missing])
             return False
         return True
     return present
@@ -112,8 +112,9 @@ class LifecycleMachine:
         )
         for trigger in self.lifecycle.triggers:
             for route in trigger.routes:
-                conditions = [_branch(route), _requires(route, trigger.name),
-                              *(_guard(g) for g in route.guards)]
+                conditions: list[str | Callable[..., bool | None]] = [
+                    _branch(route), _requires(route, trigger.name),
+                    *(_guard(g) for g in route.guards)]
                 self.machine.add_transition(trigger.name, route.source or NO_CASE, route.dest,
                                             conditions=conditions)
 

@@ -83,9 +83,9 @@ def validate_payload(trigger: TriggerDef, data: Mapping[str, Any] | None,
         raise InvalidPayload(trigger.name, [FieldProblem("data", "must be an object")])
     if is_application_payload(trigger):
         # CONTRACT.md §2: the data of submit and amend_application is the application itself.
-        application, problems = _application("data", raw, on)
-        if problems:
-            raise InvalidPayload(trigger.name, problems)
+        application, found = _application("data", raw, on)
+        if found:
+            raise InvalidPayload(trigger.name, found)
         return {"application": application}
     problems: list[FieldProblem] = []
     known = {f.name for f in trigger.payload}

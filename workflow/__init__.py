@@ -1,0 +1,1 @@
+"""The engine: the lifecycle machine, deciding commands, replaying histories, the CLI."""

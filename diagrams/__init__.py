@@ -1,0 +1,33 @@
+"""Diagrams of the case lifecycle for trainers and auditors: the whole lifecycle from states/,
+and one case's path over it. Definition → neutral model (``model``) → graphviz (``render``),
+so the model can be tested without graphviz."""
+
+from diagrams.extract import lifecycle_diagram
+from diagrams.fonts import CJK_FONT, FontCheckError, cjk_font_check
+from diagrams.labels import DEFAULT_LENGTHS
+from diagrams.model import (
+    LANGS,
+    START_NODE_ID,
+    Cluster,
+    Diagram,
+    Edge,
+    Emphasis,
+    Lang,
+    Legend,
+    LegendEntry,
+    LegendSample,
+    LineStyle,
+    Node,
+    NodeKind,
+    PathMark,
+    PathStep,
+)
+from diagrams.path import case_path_diagram
+from diagrams.render import FORMATS, render, to_dot
+
+__all__ = [
+    "CJK_FONT", "DEFAULT_LENGTHS", "FORMATS", "LANGS", "START_NODE_ID", "Cluster", "Diagram",
+    "Edge", "Emphasis", "FontCheckError", "Lang", "Legend", "LegendEntry", "LegendSample",
+    "LineStyle", "Node", "NodeKind", "PathMark", "PathStep", "case_path_diagram",
+    "cjk_font_check", "lifecycle_diagram", "render", "to_dot",
+]

@@ -64,8 +64,8 @@ _PUBLICITY_RUNNER = (
 _REASON = (PayloadField("reason", FieldType.TEXT),)
 _OBJECTION_REF = (PayloadField("objection_id", FieldType.TEXT), *_REASON)
 _NEW_HOUSEHOLD = (
-    PayloadField("household", FieldType.HOUSEHOLD),
-    PayloadField("accident", FieldType.ACCIDENT, required=False),
+    PayloadField("household", FieldType.HOUSEHOLD, personal=True),
+    PayloadField("accident", FieldType.ACCIDENT, required=False, personal=True),
 )
 
 
@@ -83,11 +83,11 @@ def _r(source: str | None, dest: str | None, *guards: str, branch: Branch | None
 TRIGGERS = (
     _t("submit", "提交申报", "submit", (_WORKER, _UNION),
        _r(None, "submitted", "R-ONE-OPEN-CASE"),
-       payload=(PayloadField("application", FieldType.APPLICATION),),
+       payload=(PayloadField("application", FieldType.APPLICATION, personal=True),),
        effects=(Effect.SET_APPLICATION, Effect.SET_GRASSROOTS_UNION)),
     _t("amend_application", "补正申报材料", "amend application", (_WORKER, _UNION),
        _r("submitted", None),
-       payload=(PayloadField("application", FieldType.APPLICATION),),
+       payload=(PayloadField("application", FieldType.APPLICATION, personal=True),),
        effects=(Effect.SET_APPLICATION,)),
     _t("start_preliminary_review", "开始初审", "start preliminary review", (_UNION,),
        _r("submitted", "preliminary_review")),
@@ -134,7 +134,7 @@ TRIGGERS = (
     _t("start_phase_out", "脱困进入渐退期", "start phase-out", (_FED,),
        _r("under_recheck", "phase_out", "R-OUT-OF-HARDSHIP", "R-PHASEOUT-MAX"),
        payload=(*_NEW_HOUSEHOLD, PayloadField("months", FieldType.MONTHS),
-                PayloadField("contact_person", FieldType.TEXT)),
+                PayloadField("contact_person", FieldType.TEXT, personal=True)),
        effects=(Effect.UPDATE_HOUSEHOLD, Effect.START_PHASE_OUT)),
     _t("cancel", "注销退档", "cancel", (_FED,),
        *(_r(s, "cancelled") for s in ("archived", "under_recheck", "phase_out")),
@@ -151,8 +151,8 @@ TRIGGERS = (
           requires=("household",), effects=(Effect.UPDATE_HOUSEHOLD, Effect.ASSESS)),
        _r("re_entered", "preliminary_review", branch=Branch.CAME_FROM_EXITED,
           effects=(Effect.UPDATE_HOUSEHOLD,)),
-       payload=(PayloadField("household", FieldType.HOUSEHOLD, required=False),
-                PayloadField("accident", FieldType.ACCIDENT, required=False)),
+       payload=(PayloadField("household", FieldType.HOUSEHOLD, required=False, personal=True),
+                PayloadField("accident", FieldType.ACCIDENT, required=False, personal=True)),
        cites=("R-REENTRY",)),
     _t("decline_readmission", "不予重新纳入", "decline readmission", (_FED,),
        _r("re_entered", "phase_out", branch=Branch.CAME_FROM_PHASE_OUT),

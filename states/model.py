@@ -120,6 +120,7 @@ class PayloadField:
     name: str
     type: FieldType
     required: bool = True
+    personal: bool = False  # kept in the personal-data vault, apart from the history chain
 
 
 @dataclass(frozen=True)

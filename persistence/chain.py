@@ -1,0 +1,94 @@
+"""How an event is written down and chained.
+
+An event is stored as text columns, and its hash is computed over exactly that text, so any
+changed byte of a stored event breaks its hash and the link to the next event. Personal data
+(the payload fields states/ marks personal, a worker's id number) is split off into the vault;
+the chain holds only its digest, so destroying it at the end of retention leaves the chain
+verifiable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from states import Lifecycle
+
+GENESIS = "sha256:" + "0" * 64
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def utc_text(moment: datetime) -> str:
+    """Fixed-width UTC text: sorts as time does, and hashes the same on every backend."""
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def from_utc_text(text: str) -> datetime:
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as its row holds it (text), and the personal payload split off from it."""
+
+    case_id: str
+    seq: int
+    at: str
+    trigger: str
+    actor: str
+    data: str
+    personal_digest: str | None
+    policy_id: str | None
+    policy_hash: str | None
+    derived: str
+    prev_hash: str
+    personal: str | None = None  # the vault's text; None when there is none or it was destroyed
+
+    def chain_hash(self) -> str:
+        return digest(canonical([
+            self.case_id, self.seq, self.at, self.trigger, self.actor, self.data,
+            self.personal_digest, self.policy_id, self.policy_hash, self.derived, self.prev_hash,
+        ]))
+
+
+def split_personal(lifecycle: Lifecycle, trigger: str, actor: dict[str, str],
+                   data: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any], str | None]:
+    """(public actor, public data, personal text or None) for one event."""
+    spec = lifecycle.trigger(trigger).payload
+    personal_fields = {f.name for f in spec if f.personal}
+    whole = len(spec) == 1 and spec[0].personal and spec[0].name == "application"
+    personal: dict[str, Any] = {}
+    if whole and data:
+        personal["data"] = data
+        public_data: dict[str, Any] = {}
+    else:
+        public_data = {k: v for k, v in data.items() if k not in personal_fields}
+        hidden = {k: v for k, v in data.items() if k in personal_fields}
+        if hidden:
+            personal["data"] = hidden
+    public_actor = dict(actor)
+    if "id_number" in public_actor:
+        personal["actor_id_number"] = public_actor.pop("id_number")
+    return public_actor, public_data, canonical(personal) if personal else None
+
+
+def join_personal(actor: dict[str, str], data: dict[str, Any],
+                  personal: str | None) -> tuple[dict[str, str], dict[str, Any]]:
+    """The event's actor and data as decided, from the public parts and the vault's text."""
+    if personal is None:
+        return actor, data
+    hidden = json.loads(personal)
+    if "actor_id_number" in hidden:
+        actor = {**actor, "id_number": hidden["actor_id_number"]}
+    return actor, {**data, **hidden.get("data", {})}

@@ -1,0 +1,116 @@
+"""Reads of the store: histories, the notification log, case lists. Plain rows, no engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Select, and_, select
+
+from persistence.chain import StoredEvent
+from persistence.schema import case_personal, cases, events, personal_data, timers
+
+_EVENT_COLUMNS = (events.c.position, events.c.case_id, events.c.seq, events.c.at,
+                  events.c.trigger, events.c.actor, events.c.data, events.c.personal_digest,
+                  events.c.policy_id, events.c.policy_hash, events.c.derived,
+                  events.c.prev_hash, events.c.hash, personal_data.c.payload)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    position: int
+    stored: StoredEvent
+    hash: str
+
+
+def _events_query() -> Select[tuple[object, ...]]:
+    return select(*_EVENT_COLUMNS).outerjoin(
+        personal_data, and_(personal_data.c.case_id == events.c.case_id,
+                            personal_data.c.seq == events.c.seq))
+
+
+def _record(row: Sequence[object]) -> EventRecord:
+    (position, case_id, seq, at, trigger, actor, data, personal_digest, policy_id, policy_hash,
+     derived, prev_hash, hash_, payload) = row
+    stored = StoredEvent(str(case_id), int(str(seq)), str(at), str(trigger), str(actor),
+                         str(data), None if personal_digest is None else str(personal_digest),
+                         None if policy_id is None else str(policy_id),
+                         None if policy_hash is None else str(policy_hash), str(derived),
+                         str(prev_hash), None if payload is None else str(payload))
+    return EventRecord(int(str(position)), stored, str(hash_))
+
+
+def case_events(connection: Connection, case_id: str, until: str | None = None
+                ) -> list[EventRecord]:
+    """A case's events in sequence order (``until``: UTC text, inclusive)."""
+    query = _events_query().where(events.c.case_id == case_id)
+    if until is not None:
+        query = query.where(events.c.at <= until)
+    return [_record(r) for r in connection.execute(query.order_by(events.c.seq))]
+
+
+def events_since(connection: Connection, position: int, limit: int | None = None
+                 ) -> list[EventRecord]:
+    """Committed events after ``position``, in commit order (the notification log)."""
+    query = _events_query().where(events.c.position > position).order_by(events.c.position)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_record(r) for r in connection.execute(query)]
+
+
+def all_events(connection: Connection, batch: int = 5000) -> Iterator[EventRecord]:
+    position = 0
+    while True:
+        page = events_since(connection, position, batch)
+        if not page:
+            return
+        yield from page
+        position = page[-1].position
+
+
+def event_at(connection: Connection, case_id: str, seq: int) -> EventRecord | None:
+    query = _events_query().where(events.c.case_id == case_id, events.c.seq == seq)
+    row = connection.execute(query).first()
+    return None if row is None else _record(tuple(row))
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    state: str | None = None
+    reviewing_body: str | None = None
+    grassroots_union: str | None = None
+    applicant_id: str | None = None
+    recheck_due_before: str | None = None  # UTC text
+
+
+def case_rows(connection: Connection, where: CaseFilter, limit: int | None = None
+              ) -> list[dict[str, object]]:
+    query = select(cases.c.case_id, cases.c.state, cases.c.version, cases.c.category,
+                   cases.c.reviewing_body, cases.c.grassroots_union, cases.c.updated_at)
+    if where.state is not None:
+        query = query.where(cases.c.state == where.state)
+    if where.reviewing_body is not None:
+        query = query.where(cases.c.reviewing_body == where.reviewing_body)
+    if where.grassroots_union is not None:
+        query = query.where(cases.c.grassroots_union == where.grassroots_union)
+    if where.applicant_id is not None:
+        query = query.join(case_personal, case_personal.c.case_id == cases.c.case_id).where(
+            case_personal.c.applicant_id == where.applicant_id)
+    if where.recheck_due_before is not None:
+        query = query.join(timers, timers.c.case_id == cases.c.case_id).where(
+            timers.c.kind == "recheck", timers.c.status == "pending",
+            timers.c.due <= where.recheck_due_before)
+    query = query.order_by(cases.c.case_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def case_ids(connection: Connection) -> list[str]:
+    return [str(r[0]) for r in connection.execute(select(cases.c.case_id).order_by(
+        cases.c.case_id))]
+
+
+def timer_of(connection: Connection, case_id: str) -> dict[str, object] | None:
+    row = connection.execute(select(timers).where(timers.c.case_id == case_id)).first()
+    return None if row is None else dict(row._mapping)

@@ -1,0 +1,90 @@
+"""The store's tables (SQLAlchemy Core). Created and changed only by the Alembic migrations in
+``persistence/migrations``; this module is their shared description.
+
+- ``events``: append-only, one hash chain per case; ``position`` is the notification-log order.
+- ``cases``: the projection, a cache of the fold of a case's events (never the truth).
+- ``timers``: at most one armed timer per case (each state has at most one), written in the
+  transition's own transaction; the scheduler claims rows from here.
+- ``personal_data`` and ``case_personal``: the vault. The chain commits to each personal payload
+  by digest, so destroying these rows at the end of retention leaves the chain verifiable.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of its rowid (auto-increment).
+_POSITION = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events", metadata,
+    Column("position", _POSITION, primary_key=True, autoincrement=True),
+    Column("case_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", String(40), nullable=False),  # UTC, fixed format: sorts as it reads
+    Column("trigger", String(40), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("personal_digest", String(80), nullable=True),
+    Column("policy_id", String(64), nullable=True),
+    Column("policy_hash", String(80), nullable=True),
+    Column("derived", Text, nullable=False),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("prev_hash", String(80), nullable=False),
+    Column("hash", String(80), nullable=False),
+    UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
+    UniqueConstraint("idempotency_key", name="uq_events_idempotency_key"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("state", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("category", String(20), nullable=True),
+    Column("reviewing_body", String(40), nullable=True),
+    Column("grassroots_union", String(200), nullable=True),
+    Column("snapshot", Text, nullable=False),
+    Column("head_hash", String(80), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_cases_state", "state"),
+    Index("ix_cases_reviewing_body", "reviewing_body"),
+    Index("ix_cases_grassroots_union", "grassroots_union"),
+)
+
+timers = Table(
+    "timers", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("due", String(40), nullable=True),  # UTC, fixed format; NULL: not computable yet
+    Column("status", String(12), nullable=False),  # pending, fired, void, blocked
+    Column("armed_seq", Integer, nullable=False),
+    Index("ix_timers_status_due", "status", "due"),
+)
+
+personal_data = Table(
+    "personal_data", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("payload", Text, nullable=False),
+)
+
+case_personal = Table(
+    "case_personal", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("applicant_id", String(18), nullable=False),
+    Column("application", Text, nullable=False),
+    Index("ix_case_personal_applicant", "applicant_id"),
+)

@@ -1,0 +1,171 @@
+"""The durable engine: the decider over a store, one transaction per command.
+
+Event, projection, timer and vault changes commit in one transaction, or not at all. Listeners
+are called after the commit, never before, so a rolled-back transition notifies nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from persistence.chain import GENESIS, utc_text
+from persistence.database import make_engine, require_current_schema
+from persistence.queries import EventRecord, case_events, event_at, events_since
+from persistence.store import Store, UnitOfWork, VersionConflict, Write
+from policies.authorization import Actor, may_read
+from policies.errors import ConcurrencyConflict, JiekunError, NotAuthorized
+from policies.policy_file import Policy
+from workflow.decider import Decider
+from workflow.records import CaseState, Command, Event
+from workflow.rows import case_of, event_of, projection, stored_event, timer_row
+
+Listener = Callable[[Event], None]
+log = logging.getLogger(__name__)
+
+
+class IdempotencyMismatch(JiekunError):
+    rule = "E-PAYLOAD"
+
+
+class _OpenCases:
+    def __init__(self, uow: UnitOfWork, closed: frozenset[str]) -> None:
+        self._uow, self._closed = uow, closed
+
+    def open_case_of(self, applicant_id: str) -> str | None:
+        return next((case_id for case_id, state in self._uow.cases_of_applicant(applicant_id)
+                     if state not in self._closed), None)
+
+
+class Engine:
+    """Build once per process (``Engine.open``) and share; each call is its own transaction."""
+
+    def __init__(self, store: Store, decider: Decider) -> None:
+        self.store = store
+        self.decider = decider
+        self._closed = frozenset(s.name for s in decider.lifecycle.states if s.closed)
+        self._listeners: list[Listener] = []
+
+    @classmethod
+    def open(cls, url: str | None = None, *, policy: Policy | None = None,
+             decider: Decider | None = None) -> Engine:
+        """Open the store at ``url`` (default: ``sqlite:///jiekun.db``); SchemaBehind when it
+        needs ``jiekun db upgrade``."""
+        engine = make_engine(url)
+        require_current_schema(engine)
+        return cls(Store(engine), decider or Decider(policy))
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event committed through this engine; returns an
+        unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def execute(self, command: Command, expected_version: int | None = None) -> Event:
+        """Decide and commit one command. Refusals raise a JiekunError and store nothing."""
+        with self.store.unit_of_work() as uow:
+            uow.lock_for_write()
+            key = command.idempotency_key
+            if key is not None:
+                done = uow.event_by_key(key)
+                if done is not None:
+                    return self._repeated(uow, command, done)
+            event = self._decide_and_write(uow, command, expected_version)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener's failure must not undo or hide a committed event
+                log.exception("listener failed on %s #%d", event.case_id, event.seq)
+        return event
+
+    def _repeated(self, uow: UnitOfWork, command: Command, done: tuple[str, int]) -> Event:
+        record = event_at(uow.connection, *done)
+        assert record is not None
+        event = event_of(record.stored)
+        if (event.case_id, event.trigger) != (command.case_id, command.trigger):
+            raise IdempotencyMismatch(f"idempotency key {command.idempotency_key!r} was used "
+                                      f"for {event.trigger} on {event.case_id}")
+        return event
+
+    def _decide_and_write(self, uow: UnitOfWork, command: Command,
+                          expected_version: int | None) -> Event:
+        loaded = uow.load(command.case_id)
+        case = None if loaded is None else case_of(loaded[0].snapshot, loaded[1])
+        version = 0 if case is None else case.version
+        if expected_version is not None and expected_version != version:
+            raise ConcurrencyConflict(command.case_id, expected_version, version)
+        event = self.decider.decide(case, command, _OpenCases(uow, self._closed))
+        before = case or CaseState(command.case_id)
+        after = self.decider.apply(before, event)
+        row = stored_event(self.decider.lifecycle, event, GENESIS if loaded is None
+                           else loaded[0].head_hash)
+        hash_ = row.chain_hash()
+        application = after.application
+        changed = application is not None and application is not before.application
+        try:
+            uow.write(Write(
+                event=row, hash=hash_, projection=projection(after, hash_, row.at),
+                expected_version=version, idempotency_key=command.idempotency_key,
+                timer=timer_row(before, after),
+                applicant=(application.applicant.id_number, application.model_dump_json())
+                if changed and application is not None else None,
+                destroy_personal=after.state == "purged"
+                and self.decider.policy.retention.destroy_personal_data,
+            ))
+        except VersionConflict:
+            raise ConcurrencyConflict(command.case_id, version, version + 1) from None
+        return event
+
+    def fire(self, case_id: str, trigger: str, actor: Actor, at: datetime,
+             data: dict[str, Any] | None = None, *, expected_version: int | None = None,
+             idempotency_key: str | None = None) -> Event:
+        return self.execute(Command(case_id, trigger, actor, at, data or {}, idempotency_key),
+                            expected_version)
+
+    def submit(self, case_id: str, application: dict[str, Any], actor: Actor, at: datetime,
+               *, idempotency_key: str | None = None) -> Event:
+        return self.fire(case_id, "submit", actor, at, application,
+                         idempotency_key=idempotency_key)
+
+    # Reads -------------------------------------------------------------------------------
+
+    def _load(self, case_id: str) -> CaseState | None:
+        with self.store.reading() as connection:
+            found = UnitOfWork(connection, self.store.statements).load(case_id)
+        return None if found is None else case_of(found[0].snapshot, found[1])
+
+    def _readable(self, case_id: str, reader: Actor) -> CaseState:
+        case = self._load(case_id)
+        if case is None:
+            raise KeyError(case_id)
+        if not may_read(reader, case.parties):
+            raise NotAuthorized("read", reader.label, f"case {case_id} is outside its remit")
+        return case
+
+    def case(self, case_id: str, reader: Actor) -> CaseState:
+        """The case now (KeyError when there is none; NotAuthorized outside the reader's remit)."""
+        return self._readable(case_id, reader)
+
+    def history(self, case_id: str, reader: Actor, until: datetime | None = None) -> list[Event]:
+        self._readable(case_id, reader)
+        with self.store.reading() as connection:
+            records = case_events(connection, case_id, None if until is None
+                                  else utc_text(until))
+        return [event_of(r.stored) for r in records]
+
+    def state_as_of(self, case_id: str, when: datetime, reader: Actor) -> CaseState | None:
+        """The case as it stood at ``when``: the fold of its events up to then."""
+        case: CaseState | None = None
+        for event in self.history(case_id, reader, until=when):
+            case = self.decider.apply(case, event)
+        return case
+
+    def events_since(self, position: int, limit: int | None = None
+                     ) -> list[tuple[int, Event]]:
+        """Committed events after ``position`` in commit order, with their positions: a
+        durable cursor for the embedding system (keep the last position you processed)."""
+        with self.store.reading() as connection:
+            records: list[EventRecord] = events_since(connection, position, limit)
+        return [(r.position, event_of(r.stored)) for r in records]

@@ -1,0 +1,82 @@
+"""Between the engine's values (Event, CaseState) and the store's text rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from persistence.chain import (
+    StoredEvent,
+    canonical,
+    digest,
+    from_utc_text,
+    join_personal,
+    split_personal,
+    utc_text,
+)
+from persistence.store import ProjectionRow, TimerRow
+from policies.application import Application
+from states import Lifecycle
+from workflow.records import CaseState, Derived, Event
+
+_CASE = TypeAdapter(CaseState)
+_PERSONAL_FIELDS = {"application", "applicant_id"}
+
+
+def stored_event(lifecycle: Lifecycle, event: Event, prev_hash: str) -> StoredEvent:
+    actor, data, personal = split_personal(lifecycle, event.trigger, event.actor, event.data)
+    return StoredEvent(
+        case_id=event.case_id, seq=event.seq, at=utc_text(event.at), trigger=event.trigger,
+        actor=canonical(actor), data=canonical(data),
+        personal_digest=None if personal is None else digest(personal),
+        policy_id=event.policy_id, policy_hash=event.policy_hash,
+        derived=event.derived.model_dump_json(), prev_hash=prev_hash, personal=personal,
+    )
+
+
+def event_of(row: StoredEvent) -> Event:
+    """The Event a stored row holds; ``{"redacted": true}`` in its data when its personal part
+    was destroyed."""
+    actor, data = json.loads(row.actor), json.loads(row.data)
+    if row.personal_digest is not None and row.personal is None:
+        data = {**data, "redacted": True}
+    else:
+        actor, data = join_personal(actor, data, row.personal)
+    return Event(case_id=row.case_id, seq=row.seq, at=from_utc_text(row.at),
+                 trigger=row.trigger, actor=actor, data=data, policy_id=row.policy_id,
+                 policy_hash=row.policy_hash, derived=Derived.model_validate_json(row.derived))
+
+
+def snapshot(case: CaseState) -> str:
+    return _CASE.dump_json(case, exclude=_PERSONAL_FIELDS).decode()
+
+
+def case_of(snapshot_text: str, application: str | None) -> CaseState:
+    raw: dict[str, Any] = json.loads(snapshot_text)
+    case = _CASE.validate_python(raw)
+    if application is None:
+        return case
+    app = Application.model_validate_json(application)
+    return case.evolve(application=app, applicant_id=app.applicant.id_number)
+
+
+def projection(case: CaseState, head_hash: str, updated_at: str) -> ProjectionRow:
+    assert case.state is not None
+    return ProjectionRow(case.case_id, case.state, case.version, case.category,
+                         case.reviewing_body, case.grassroots_union, snapshot(case), head_hash,
+                         updated_at)
+
+
+def timer_row(before: CaseState, after: CaseState) -> TimerRow | None:
+    """The timer row when the transition changed it, else None (nothing to write)."""
+    if before.timers == after.timers:
+        return None
+    if not after.timers:
+        old = before.timers[0]
+        return TimerRow(after.case_id, old.kind.value, None if old.due is None
+                        else utc_text(old.due), "void", after.version)
+    timer = after.timers[0]
+    return TimerRow(after.case_id, timer.kind.value,
+                    None if timer.due is None else utc_text(timer.due), "pending", after.version)

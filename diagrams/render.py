@@ -141,7 +141,7 @@ def _bold(body: str) -> str:
 
 
 def _title(title: str) -> str:
-    return _html(_bold(_esc(title)) + '<BR/><FONT POINT-SIZE="6"> </FONT>')
+    return _html(_bold(_esc(title)))
 
 
 def _add_node(graph: graphviz.Digraph, node: Node) -> None:
@@ -193,15 +193,22 @@ def _add_loop(graph: graphviz.Digraph, group: list[Edge]) -> None:
     """
     if len(group) == 1:
         edge = group[0]
-        graph.edge(edge.source, edge.target, label=_edge_label(edge), **_edge_style(edge))
+        label = _html(_loop_text(_edge_lines(edge)))
+        graph.edge(edge.source, edge.target, label=label, **_edge_style(edge))
         return
     ranked = (Emphasis.HIGHLIGHT, Emphasis.NORMAL, Emphasis.FADED)
     strongest = next(e for level in ranked for e in group if e.emphasis is level)
     style = _edge_style(strongest)
     style["id"] = "+".join(e.id for e in group)
-    gap = '<BR/><FONT POINT-SIZE="5"> </FONT><BR/>'
     blocks = [_colour(_edge_lines(e), _edge_style(e).get("fontcolor")) for e in group]
-    graph.edge(group[0].source, group[0].source, label=_html(gap.join(blocks)), **style)
+    label = _html(_loop_text("<BR/>".join(blocks)))
+    graph.edge(group[0].source, group[0].source, label=label, **style)
+
+
+def _loop_text(body: str) -> str:
+    # dot puts a loop's label right against the loop's arrowhead: keep a little gap
+    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
+            f'<TD WIDTH="8"> </TD><TD>{body}</TD></TR></TABLE>')
 
 
 def _colour(body: str, colour: str | None) -> str:

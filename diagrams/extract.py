@@ -39,6 +39,9 @@ def lifecycle_diagram(lifecycle: Lifecycle, lang: str = "zh", guards: bool = Fal
                       lengths: Mapping[str, int] | None = None) -> Diagram:
     """The whole lifecycle: states clustered by phase, every route an edge, timers dashed.
 
+    Besides one node per state there is one point node, ``START_NODE_ID``, outside every
+    cluster: ``submit`` creates the case, so its edge needs somewhere to start from.
+
     ``guards`` adds each route's rule ids to its edge. ``lengths`` overrides the timer lengths
     shown (keys as in the policy file's ``[durations]``; see ``labels.DEFAULT_LENGTHS``).
     """

@@ -89,7 +89,7 @@ def render(diagram: Diagram, path: Path | str, *, check_font: bool = True) -> Pa
         target.write_text(to_dot(diagram), encoding="utf-8")
         return target
     if check_font and not _is_ascii(diagram):
-        cjk_font_check()
+        cjk_font_check()  # also for "≤" or "①" in an English diagram: DejaVu may lack them
     extra = {"dpi": PNG_DPI} if output == "png" else {}
     data: bytes = _graph(diagram, extra).pipe(format=output)
     target.write_bytes(data)
@@ -97,7 +97,11 @@ def render(diagram: Diagram, path: Path | str, *, check_font: bool = True) -> Pa
 
 
 def _is_ascii(diagram: Diagram) -> bool:
-    texts = [diagram.title, *(n.label for n in diagram.nodes), *(e.label for e in diagram.edges)]
+    texts = [diagram.title, diagram.legend.title, *(c.label for c in diagram.clusters),
+             *(n.label for n in diagram.nodes), *(e.label for e in diagram.legend.entries)]
+    for edge in diagram.edges:
+        texts += [edge.label, edge.actor_label, edge.branch_label or "", edge.length_label or ""]
+        texts += [mark.text for mark in edge.marks]
     return all(t.isascii() for t in texts)
 
 

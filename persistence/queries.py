@@ -23,13 +23,13 @@ class EventRecord:
     hash: str
 
 
-def _events_query() -> Select[tuple[object, ...]]:
+def event_query() -> Select[tuple[object, ...]]:
     return select(*_EVENT_COLUMNS).outerjoin(
         personal_data, and_(personal_data.c.case_id == events.c.case_id,
                             personal_data.c.seq == events.c.seq))
 
 
-def _record(row: Sequence[object]) -> EventRecord:
+def record_of(row: Sequence[object]) -> EventRecord:
     (position, case_id, seq, at, trigger, actor, data, personal_digest, policy_id, policy_hash,
      derived, prev_hash, hash_, payload) = row
     stored = StoredEvent(str(case_id), int(str(seq)), str(at), str(trigger), str(actor),
@@ -43,19 +43,19 @@ def _record(row: Sequence[object]) -> EventRecord:
 def case_events(connection: Connection, case_id: str, until: str | None = None
                 ) -> list[EventRecord]:
     """A case's events in sequence order (``until``: UTC text, inclusive)."""
-    query = _events_query().where(events.c.case_id == case_id)
+    query = event_query().where(events.c.case_id == case_id)
     if until is not None:
         query = query.where(events.c.at <= until)
-    return [_record(r) for r in connection.execute(query.order_by(events.c.seq))]
+    return [record_of(r) for r in connection.execute(query.order_by(events.c.seq))]
 
 
 def events_since(connection: Connection, position: int, limit: int | None = None
                  ) -> list[EventRecord]:
     """Committed events after ``position``, in commit order (the notification log)."""
-    query = _events_query().where(events.c.position > position).order_by(events.c.position)
+    query = event_query().where(events.c.position > position).order_by(events.c.position)
     if limit is not None:
         query = query.limit(limit)
-    return [_record(r) for r in connection.execute(query)]
+    return [record_of(r) for r in connection.execute(query)]
 
 
 def all_events(connection: Connection, batch: int = 5000) -> Iterator[EventRecord]:
@@ -69,9 +69,9 @@ def all_events(connection: Connection, batch: int = 5000) -> Iterator[EventRecor
 
 
 def event_at(connection: Connection, case_id: str, seq: int) -> EventRecord | None:
-    query = _events_query().where(events.c.case_id == case_id, events.c.seq == seq)
+    query = event_query().where(events.c.case_id == case_id, events.c.seq == seq)
     row = connection.execute(query).first()
-    return None if row is None else _record(tuple(row))
+    return None if row is None else record_of(tuple(row))
 
 
 @dataclass(frozen=True)

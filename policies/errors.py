@@ -95,11 +95,11 @@ class TransitionNotAllowed(JiekunError):
 class NotAuthorized(JiekunError):
     rule = "E-ACTOR"
 
-    def __init__(self, trigger: str, actor: str, reason: str) -> None:
+    def __init__(self, trigger: str, actor: str, reason: str, verb: str = "fire") -> None:
         self.trigger = trigger
         self.actor = actor
         self.reason = reason
-        super().__init__(f"{actor} may not fire {trigger}: {reason}")
+        super().__init__(f"{actor} may not {verb} {trigger}: {reason}")
 
 
 class GuardFailed(JiekunError):

@@ -114,5 +114,12 @@ def replay(history: str, fmt: str, policy_file: str | None) -> None:
     sys.exit(EXIT_VIOLATIONS if report.violations else 0)
 
 
+def _register() -> None:
+    # The store's commands live in their own module; importing it attaches them to ``main``.
+    import workflow.cli_store  # noqa: F401
+
+
+_register()
+
 if __name__ == "__main__":
     main()

@@ -71,7 +71,11 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
         timer = lifecycle.timer_for_state(dest)
         timers = () if timer is None else (
             _start_timer(d, timer.kind, category, phase_out_end, exited_at),)
-    return Derived(state=dest, category=category, reviewing_body=body,
+    union = case.grassroots_union
+    application = d.application
+    if Effect.SET_GRASSROOTS_UNION in effects and application is not None:
+        union = application.grassroots_union
+    return Derived(state=dest, grassroots_union=union, category=category, reviewing_body=body,
                    timers=_rearmed(d, timers), archive_number=archive_number,
                    phase_out_end=phase_out_end, exited_at=exited_at)
 
@@ -132,9 +136,8 @@ def apply(lifecycle: Lifecycle, case: CaseState, event: Event) -> CaseState:
     entered = derived.state != case.state
     application = _application_after(case, event, effects)
     changes = _bookkeeping(case, event, effects, entered)
-    if Effect.SET_GRASSROOTS_UNION in effects and application is not None:
-        changes["grassroots_union"] = application.grassroots_union
     return case.evolve(
+        grassroots_union=derived.grassroots_union,
         state=derived.state, version=event.seq, application=application,
         applicant_id=None if application is None and Effect.DESTROY_PERSONAL_DATA in effects
         else (application.applicant.id_number if application else case.applicant_id),

@@ -13,11 +13,19 @@ from typing import Any
 
 from persistence.chain import GENESIS, utc_text
 from persistence.database import make_engine, require_current_schema
-from persistence.queries import EventRecord, case_events, event_at, events_since
+from persistence.queries import (
+    CaseFilter,
+    EventRecord,
+    case_events,
+    case_rows,
+    event_at,
+    events_since,
+)
 from persistence.store import Store, UnitOfWork, VersionConflict, Write
 from policies.authorization import Actor, may_read
 from policies.errors import ConcurrencyConflict, JiekunError, NotAuthorized
 from policies.policy_file import Policy
+from policies.routing import CITY
 from workflow.decider import Decider
 from workflow.records import CaseState, Command, Event
 from workflow.rows import case_of, event_of, projection, stored_event, timer_row
@@ -37,6 +45,20 @@ class _OpenCases:
     def open_case_of(self, applicant_id: str) -> str | None:
         return next((case_id for case_id, state in self._uow.cases_of_applicant(applicant_id)
                      if state not in self._closed), None)
+
+
+def _reader_scope(reader: Actor) -> dict[str, str] | None:
+    """The filter that keeps a list within what ``reader`` may read (None: nothing)."""
+    role, org = reader.role, reader.org
+    if role in ("auditor", "system") or (role == "federation" and org == CITY):
+        return {}
+    if role == "federation" and org:
+        return {"reviewing_body": org}
+    if role == "grassroots_union" and org:
+        return {"grassroots_union": org}
+    if role == "worker" and reader.id_number:
+        return {"applicant_id": reader.id_number.upper()}
+    return None
 
 
 class Engine:
@@ -131,17 +153,19 @@ class Engine:
 
     # Reads -------------------------------------------------------------------------------
 
-    def _load(self, case_id: str) -> CaseState | None:
+    def stored_case(self, case_id: str) -> CaseState | None:
+        """The case as stored, without a reader's check (for the engine's own tools)."""
         with self.store.reading() as connection:
             found = UnitOfWork(connection, self.store.statements).load(case_id)
         return None if found is None else case_of(found[0].snapshot, found[1])
 
     def _readable(self, case_id: str, reader: Actor) -> CaseState:
-        case = self._load(case_id)
+        case = self.stored_case(case_id)
         if case is None:
             raise KeyError(case_id)
         if not may_read(reader, case.parties):
-            raise NotAuthorized("read", reader.label, f"case {case_id} is outside its remit")
+            raise NotAuthorized(f"case {case_id}", reader.label, "outside its remit",
+                                verb="read")
         return case
 
     def case(self, case_id: str, reader: Actor) -> CaseState:
@@ -161,6 +185,23 @@ class Engine:
         for event in self.history(case_id, reader, until=when):
             case = self.decider.apply(case, event)
         return case
+
+    def cases(self, reader: Actor, *, state: str | None = None,
+              reviewing_body: str | None = None, recheck_due_before: datetime | None = None,
+              limit: int | None = None) -> list[dict[str, object]]:
+        """Case summaries within the reader's remit (a federation its own, wuxi-city all, a
+        union its own, a worker their own, an auditor all)."""
+        scope = _reader_scope(reader)
+        if scope is None:
+            return []
+        if reviewing_body is not None and scope.get("reviewing_body") not in (None,
+                                                                           reviewing_body):
+            return []
+        where = CaseFilter(**{"state": state, "reviewing_body": reviewing_body,
+                              "recheck_due_before": None if recheck_due_before is None
+                              else utc_text(recheck_due_before), **scope})
+        with self.store.reading() as connection:
+            return case_rows(connection, where, limit)
 
     def events_since(self, position: int, limit: int | None = None
                      ) -> list[tuple[int, Event]]:

@@ -38,6 +38,7 @@ class Derived(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     state: str
+    grassroots_union: str | None = None
     category: str | None = None
     reviewing_body: str | None = None
     timers: tuple[Timer, ...] = ()

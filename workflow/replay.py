@@ -7,7 +7,7 @@ violation; the other cases go on. Events are judged in file order, R-ONE-OPEN-CA
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +82,10 @@ class ReplayReport:
                 "violations": self.violations}
 
 
-def _judge(decider: Decider, replay: CaseReplay, line: HistoryLine,
-           index: OpenCaseIndex) -> None:
+Fire = Callable[[CaseState, Command], tuple[Event, CaseState]]
+
+
+def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
     case = replay.case
     if case.last_at is not None and line.at < case.last_at:
         replay.violation = Violation(line.line, line.trigger, "E-ORDER",
@@ -92,24 +94,36 @@ def _judge(decider: Decider, replay: CaseReplay, line: HistoryLine,
         return
     command = Command(line.case_id, line.trigger, line.actor, line.at, line.data or {})
     try:
-        event, after = decider.fire(case if case.state else None, command, index)
+        event, after = fire(case, command)
     except JiekunError as refusal:
         replay.violation = Violation(line.line, line.trigger, refusal.rule, refusal.message)
         return
     replay.events.append(event)
     replay.case = after
-    index.update(after)
+
+
+def judge_history(lines: Iterable[HistoryLine], fire: Fire,
+                  start: Callable[[str], CaseState]) -> ReplayReport:
+    """Fire every line in file order; a case stops at its first violation."""
+    cases: dict[str, CaseReplay] = {}
+    for line in lines:
+        if line.case_id not in cases:
+            cases[line.case_id] = CaseReplay(start(line.case_id))
+        replay_ = cases[line.case_id]
+        if replay_.violation is None:
+            _judge(fire, replay_, line)
+    return ReplayReport(cases)
 
 
 def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport:
     """Replay a history; InvalidInput (nothing judged) when a line is malformed."""
     decider = decider or Decider()
     parsed = list(parse_history(lines))
-    closed = frozenset(s.name for s in decider.lifecycle.states if s.closed)
-    index = OpenCaseIndex(closed)
-    cases: dict[str, CaseReplay] = {}
-    for line in parsed:
-        replay_ = cases.setdefault(line.case_id, CaseReplay(CaseState(line.case_id)))
-        if replay_.violation is None:
-            _judge(decider, replay_, line, index)
-    return ReplayReport(cases)
+    index = OpenCaseIndex(frozenset(s.name for s in decider.lifecycle.states if s.closed))
+
+    def fire(case: CaseState, command: Command) -> tuple[Event, CaseState]:
+        event, after = decider.fire(case if case.state else None, command, index)
+        index.update(after)
+        return event, after
+
+    return judge_history(parsed, fire, CaseState)

@@ -1,0 +1,258 @@
+"""The store's commands: ``db upgrade``, ``case …``, ``audit verify`` (CONTRACT.md §3).
+
+Every command takes ``--db URL`` (default ``$JIEKUN_DB``, else ``sqlite:///jiekun.db``).
+Reads are made as ``--as ROLE[:ORG]`` (default ``auditor``), and see what that reader may see.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from persistence.database import make_engine, upgrade
+from policies.authorization import Actor
+from policies.errors import FieldProblem, InvalidInput, JiekunError
+from policies.json_input import loads
+from workflow import render_text
+from workflow.audit import verify
+from workflow.cli import EXIT_INVALID, EXIT_VIOLATIONS, _emit, _fail, _policy, _read, common, main
+from workflow.clock import RealClock
+from workflow.decider import Decider
+from workflow.engine import Engine
+from workflow.records import CaseState, Event
+from workflow.transfer import export_lines, import_history
+
+db_option = click.option("--db", "db_url", envvar="JIEKUN_DB", default="sqlite:///jiekun.db",
+                         show_default=True, help="SQLAlchemy URL of the store ($JIEKUN_DB)")
+
+
+def parse_actor(text: str) -> Actor:
+    """``system``, ``auditor``, ``worker:ID``, ``federation:ORG``, ``grassroots_union:ORG``."""
+    role, _, who = text.partition(":")
+    if role == "worker":
+        return Actor(role, id_number=who or None)
+    return Actor(role, org=who or None)
+
+
+def _engine(db_url: str, policy_file: str | None, fmt: str) -> Engine:
+    try:
+        return Engine.open(db_url, decider=Decider(_policy(policy_file, fmt)))
+    except JiekunError as error:
+        _fail(fmt, EXIT_INVALID, error)
+
+
+def _when(text: str | None, fmt: str) -> datetime:
+    if text is None:
+        return RealClock().now()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        _fail(fmt, EXIT_INVALID, InvalidInput("--at", [FieldProblem(
+            "--at", f"{text!r} is not an ISO 8601 time with an offset")]))
+    return moment
+
+
+def case_json(case: CaseState) -> dict[str, Any]:
+    return {"case": case.case_id, "state": case.state, "version": case.version,
+            "category": case.category, "reviewing_body": case.reviewing_body,
+            "grassroots_union": case.grassroots_union, "archive_number": case.archive_number,
+            "timers": [{"kind": t.kind.value, "due": t.due.isoformat() if t.due else None}
+                       for t in case.timers],
+            "open_objections": sorted(case.objections_open),
+            "last_event_at": case.last_at.isoformat() if case.last_at else None}
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {"case": event.case_id, "seq": event.seq, "at": event.at.isoformat(),
+            "event": event.trigger, "actor": event.actor, "state": event.derived.state}
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@db_option
+def db_upgrade(db_url: str) -> None:
+    """Create or migrate the store's schema to this version of jiekun."""
+    revision = upgrade(make_engine(db_url))
+    click.echo(f"schema at revision {revision}")
+
+
+@main.group()
+def case() -> None:
+    """Cases in the durable store."""
+
+
+@case.command("import")
+@click.argument("history", type=click.Path(dir_okay=False, allow_dash=True))
+@db_option
+@common
+def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Fire every event of HISTORY through the store at its recorded time."""
+    engine = _engine(db_url, policy_file, fmt)
+    try:
+        report = import_history(engine, _read(history, fmt).splitlines())
+    except InvalidInput as error:
+        _fail(fmt, EXIT_INVALID, error)
+    _emit(fmt, report.as_json(), render_text.replay)
+    sys.exit(EXIT_VIOLATIONS if report.violations else 0)
+
+
+@case.command("export")
+@click.option("--case", "case_id", default=None, help="only this case")
+@click.option("-o", "output", type=click.Path(dir_okay=False), default=None)
+@db_option
+@common
+def case_export(case_id: str | None, output: str | None, db_url: str, fmt: str,
+                policy_file: str | None) -> None:
+    """Write the stored histories as JSON Lines (CONTRACT.md §2)."""
+    engine = _engine(db_url, policy_file, fmt)
+    lines = export_lines(engine, case_id)
+    if output is None:
+        for line in lines:
+            click.echo(line)
+        return
+    with Path(output).open("w", encoding="utf-8") as sink:
+        count = sum(1 for line in lines if sink.write(line + "\n"))
+    click.echo(f"{count} events written to {output}", err=True)
+
+
+def _execute(engine: Engine, fmt: str, call: Any) -> None:
+    try:
+        event = call()
+    except InvalidInput as error:
+        _fail(fmt, EXIT_INVALID, error)
+    except JiekunError as error:
+        _fail(fmt, EXIT_VIOLATIONS, error)
+    _emit(fmt, event_json(event), lambda e: f"{e['case']} #{e['seq']} {e['event']} → "
+                                           f"{e['state']}")
+
+
+@case.command("submit")
+@click.argument("application", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--case", "case_id", required=True)
+@click.option("--actor", "actor", required=True, help="e.g. grassroots_union:gu-001")
+@click.option("--at", "at", default=None, help="ISO time with offset (default: now)")
+@click.option("--key", "key", default=None, help="idempotency key")
+@db_option
+@common
+def case_submit(application: str, case_id: str, actor: str, at: str | None, key: str | None,
+                db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Submit APPLICATION (JSON) as a new case."""
+    engine = _engine(db_url, policy_file, fmt)
+    data = loads(_read(application, fmt), application)
+    _execute(engine, fmt, lambda: engine.submit(case_id, data, parse_actor(actor),
+                                                _when(at, fmt), idempotency_key=key))
+
+
+@case.command("fire")
+@click.argument("case_id")
+@click.argument("trigger")
+@click.option("--actor", "actor", required=True, help="e.g. federation:wuxi-city, system")
+@click.option("--data", "data", default=None, help="the payload: JSON, or @FILE")
+@click.option("--at", "at", default=None, help="ISO time with offset (default: now)")
+@click.option("--expected-version", type=int, default=None)
+@click.option("--key", "key", default=None, help="idempotency key")
+@db_option
+@common
+def case_fire(case_id: str, trigger: str, actor: str, data: str | None, at: str | None,
+              expected_version: int | None, key: str | None, db_url: str, fmt: str,
+              policy_file: str | None) -> None:
+    """Fire TRIGGER on CASE_ID."""
+    engine = _engine(db_url, policy_file, fmt)
+    payload: Any = {}
+    if data is not None:
+        payload = loads(_read(data[1:], fmt) if data.startswith("@") else data, "--data")
+    _execute(engine, fmt, lambda: engine.fire(case_id, trigger, parse_actor(actor),
+                                              _when(at, fmt), payload,
+                                              expected_version=expected_version,
+                                              idempotency_key=key))
+
+
+as_option = click.option("--as", "reader", default="auditor", show_default=True,
+                         help="read as ROLE[:ORG]")
+
+
+def _read_call(fmt: str, call: Any) -> Any:
+    try:
+        return call()
+    except KeyError as error:
+        _fail(fmt, EXIT_INVALID, JiekunError(f"no case {error.args[0]}"))
+    except JiekunError as error:
+        _fail(fmt, EXIT_VIOLATIONS, error)
+
+
+@case.command("show")
+@click.argument("case_id")
+@as_option
+@db_option
+@common
+def case_show(case_id: str, reader: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """The case now."""
+    engine = _engine(db_url, policy_file, fmt)
+    found = _read_call(fmt, lambda: engine.case(case_id, parse_actor(reader)))
+    _emit(fmt, case_json(found), lambda c: "\n".join(f"{k}: {v}" for k, v in c.items()))
+
+
+@case.command("history")
+@click.argument("case_id")
+@as_option
+@db_option
+@common
+def case_history(case_id: str, reader: str, db_url: str, fmt: str,
+                 policy_file: str | None) -> None:
+    """The case's events."""
+    engine = _engine(db_url, policy_file, fmt)
+    events = _read_call(fmt, lambda: engine.history(case_id, parse_actor(reader)))
+    _emit(fmt, {"events": [event_json(e) for e in events]}, lambda h: "\n".join(
+        f"#{e['seq']:<3} {e['at']}  {e['event']:<26} {e['actor']}  → {e['state']}"
+        for e in h["events"]))
+
+
+@case.command("list")
+@click.option("--state", default=None)
+@click.option("--body", default=None, help="reviewing body")
+@as_option
+@db_option
+@common
+def case_list(state: str | None, body: str | None, reader: str, db_url: str, fmt: str,
+              policy_file: str | None) -> None:
+    """Cases by state and reviewing body, as far as the reader may see."""
+    engine = _engine(db_url, policy_file, fmt)
+    rows = engine.cases(parse_actor(reader), state=state, reviewing_body=body)
+    _emit(fmt, {"cases": rows}, lambda out: "\n".join(
+        f"{r['case_id']:<12} {r['state']:<20} {r['category'] or '—':<9} "
+        f"{r['reviewing_body'] or '—'}" for r in out["cases"]) or "(no case)")
+
+
+@main.group()
+def audit() -> None:
+    """Audits of the store."""
+
+
+@audit.command("verify")
+@db_option
+@common
+def audit_verify(db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Recompute every chain and re-fold every case; exit 1 naming the first broken record."""
+    engine = _engine(db_url, policy_file, fmt)
+    with engine.store.reading() as connection:
+        report = verify(connection, engine.decider)
+    _emit(fmt, report.as_json(), lambda r: (
+        f"audit verify: {r['cases']} cases, {r['events']} events: "
+        + ("all chains and folds agree" if r["ok"] else
+           f"BROKEN — case {r['first_problem']['case']}, event {r['first_problem']['seq']}: "
+           f"{r['first_problem']['reason']} ({r['problems']} case(s) broken)")))
+    sys.exit(0 if report.ok else EXIT_VIOLATIONS)
+
+
+__all__ = ["json"]

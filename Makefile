@@ -39,5 +39,14 @@ test: setup lint
 demo: setup
 	$(BIN)/jiekun demo
 
+# The diagrams the README shows, drawn from the definition the engine runs (a test checks
+# that the committed DOT sources are current).
+diagrams: setup
+	for lang in zh en; do \
+	  for ext in svg png dot; do \
+	    $(BIN)/jiekun diagram --lang $$lang -o diagrams/lifecycle-$$lang.$$ext || exit 1; \
+	  done; \
+	done
+
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""The ``jiekun`` command line (CONTRACT.md §3).
+"""The ``jiekun`` command line (CONTRACT.md §3): ``assess`` and ``replay`` here; the store's,
+the diagram's commands in their modules, attached to the same group when imported below.
 
 Exit codes: 0 done (``replay``: no violation), 1 violations or tampering found, 2 invalid input
 (nothing changed), 3 the policy does not cover a date. Errors go to stderr.
@@ -6,79 +7,35 @@ Exit codes: 0 done (``replay``: no violation), 1 violations or tampering found, 
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 from datetime import date
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
+import workflow.cli_diagram
+import workflow.cli_store  # noqa: F401  (attaches the store's commands to main)
 from policies.application import validate_application
 from policies.eligibility import assess as assess_household
-from policies.errors import (
-    FieldProblem,
-    InvalidInput,
-    InvalidPolicyFile,
-    JiekunError,
-    PolicyNotInForce,
-)
+from policies.errors import InvalidInput, PolicyNotInForce
 from policies.json_input import loads
-from policies.policy_file import Policy, load_policy
 from workflow import render_text
+from workflow.cli_common import (
+    EXIT_INVALID,
+    EXIT_POLICY,
+    EXIT_VIOLATIONS,
+    _emit,
+    _fail,
+    _policy,
+    _read,
+    common,
+    main,
+)
 from workflow.clock import RealClock, today
 from workflow.decider import Decider
 from workflow.replay import replay as run_replay
 
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_VIOLATIONS, EXIT_INVALID, EXIT_POLICY = 1, 2, 3
-
-
-def _fail(fmt: str, code: int, error: JiekunError) -> NoReturn:
-    if fmt == "json":
-        problems = [str(p) for p in getattr(error, "problems", [])]
-        click.echo(json.dumps({"error": error.rule, "message": error.message,
-                               "problems": problems}, ensure_ascii=False), err=True)
-    else:
-        click.echo(f"jiekun: {error.message}", err=True)
-    sys.exit(code)
-
-
-def common(func: F) -> F:
-    func = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                        show_default=True, help="json for machines, text for people")(func)
-    return click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
-                        default=None, help="policy file (TOML); default: the shipped "
-                        "wx-2023-45 policy")(func)
-
-
-def _policy(policy_file: str | None, fmt: str) -> Policy:
-    try:
-        return load_policy(policy_file)
-    except InvalidPolicyFile as error:
-        _fail(fmt, EXIT_INVALID, error)
-
-
-def _read(path: str, fmt: str) -> str:
-    try:
-        return sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(fmt, EXIT_INVALID, InvalidInput(path, [FieldProblem("", f"cannot read: {error}")]))
-
-
-def _emit(fmt: str, payload: dict[str, Any], text: Callable[[dict[str, Any]], str]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
-        click.echo(text(payload))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="jiekun")
-def main() -> None:
-    """jiekun (解困): the case lifecycle of hardship-worker households, Wuxi trade unions
-    (锡工办发〔2023〕45号)."""
+__all__ = ["main"]
 
 
 @main.command()
@@ -112,14 +69,6 @@ def replay(history: str, fmt: str, policy_file: str | None) -> None:
         _fail(fmt, EXIT_INVALID, error)
     _emit(fmt, report.as_json(), render_text.replay)
     sys.exit(EXIT_VIOLATIONS if report.violations else 0)
-
-
-def _register() -> None:
-    # The store's commands live in their own module; importing it attaches them to ``main``.
-    import workflow.cli_store  # noqa: F401
-
-
-_register()
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,16 @@ from policies.errors import FieldProblem, InvalidInput, JiekunError
 from policies.json_input import loads
 from workflow import render_text
 from workflow.audit import verify
-from workflow.cli import EXIT_INVALID, EXIT_VIOLATIONS, _emit, _fail, _policy, _read, common, main
+from workflow.cli_common import (
+    EXIT_INVALID,
+    EXIT_VIOLATIONS,
+    _emit,
+    _fail,
+    _policy,
+    _read,
+    common,
+    main,
+)
 from workflow.clock import RealClock
 from workflow.decider import Decider
 from workflow.engine import Engine

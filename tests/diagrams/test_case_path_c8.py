@@ -37,7 +37,7 @@ TAKEN = [
 def test_c8_path_highlights_exactly_its_transitions_in_order(decider: Decider) -> None:
     report = replay(HISTORY.read_text("utf-8").splitlines(), decider)
     diagram = case_path_diagram(decider.lifecycle, path_steps(report.cases["C-8"].events))
-    marked = sorted(((m.step, e.key, m.on) for e in diagram.edges for m in e.marks))
+    marked = sorted((m.step, e.key, m.on) for e in diagram.edges for m in e.marks)
     assert marked == [(n, (s, t, d), date.fromisoformat(on))
                       for n, (s, t, d, on) in enumerate(TAKEN, start=1)]
     taken_keys = {(s, t, d) for s, t, d, _ in TAKEN}

@@ -102,6 +102,22 @@ class Statements:
         self.insert_personal = insert(personal_data)
         self.event_by_key = select(events.c.case_id, events.c.seq).where(
             events.c.idempotency_key == bindparam("key"))
+        self.claim_timer_pg = (
+            select(timers.c.case_id).where(
+                timers.c.case_id == bindparam("case_id"),
+                timers.c.armed_seq == bindparam("armed_seq"),
+                timers.c.status == "pending")
+            .with_for_update(skip_locked=True))
+        self.claim_timer = (
+            update(timers).where(timers.c.case_id == bindparam("b_case_id"),
+                                 timers.c.armed_seq == bindparam("b_armed_seq"),
+                                 timers.c.status == "pending")
+            .values(status="firing"))
+        self.block_timer = (
+            update(timers).where(timers.c.case_id == bindparam("b_case_id"),
+                                 timers.c.armed_seq == bindparam("b_armed_seq"),
+                                 timers.c.status == "pending")
+            .values(status="blocked"))
         self.open_cases_of = (
             select(cases.c.case_id, cases.c.state)
             .join(case_personal, case_personal.c.case_id == cases.c.case_id)
@@ -117,6 +133,22 @@ class UnitOfWork:
         if self._s.dialect == "postgresql":
             self.connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
                                     {"id": _WRITE_LOCK})
+
+    def claim_timer(self, case_id: str, armed_seq: int) -> bool:
+        """Take a pending timer for this transaction: False when it is gone, changed, or (on
+        PostgreSQL) being fired by another process right now (``FOR UPDATE SKIP LOCKED``)."""
+        if self._s.dialect == "postgresql":
+            params = {"case_id": case_id, "armed_seq": armed_seq}
+            return self.connection.execute(self._s.claim_timer_pg, params).first() is not None
+        done = self.connection.execute(self._s.claim_timer,
+                                       {"b_case_id": case_id, "b_armed_seq": armed_seq})
+        return done.rowcount == 1
+
+    def block_timer(self, case_id: str, armed_seq: int) -> bool:
+        """A due timer whose trigger was refused waits (e.g. for an objection to be settled)."""
+        done = self.connection.execute(self._s.block_timer,
+                                       {"b_case_id": case_id, "b_armed_seq": armed_seq})
+        return done.rowcount == 1
 
     def load(self, case_id: str) -> tuple[ProjectionRow, str | None] | None:
         row = self.connection.execute(self._s.load_case, {"case_id": case_id}).first()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,20 @@ log = logging.getLogger(__name__)
 
 class IdempotencyMismatch(JiekunError):
     rule = "E-PAYLOAD"
+
+
+class TimerGone(JiekunError):
+    """The timer to fire is no longer pending: fired by another process, or void."""
+
+    rule = "E-TIMER-GONE"
+
+
+@dataclass(frozen=True)
+class TimerClaim:
+    """Fire only if this timer row is still pending, claiming it in the same transaction."""
+
+    case_id: str
+    armed_seq: int
 
 
 class _OpenCases:
@@ -85,7 +100,8 @@ class Engine:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def execute(self, command: Command, expected_version: int | None = None) -> Event:
+    def execute(self, command: Command, expected_version: int | None = None,
+                claim: TimerClaim | None = None) -> Event:
         """Decide and commit one command. Refusals raise a JiekunError and store nothing."""
         with self.store.unit_of_work() as uow:
             uow.lock_for_write()
@@ -94,6 +110,9 @@ class Engine:
                 done = uow.event_by_key(key)
                 if done is not None:
                     return self._repeated(uow, command, done)
+            if claim is not None and not uow.claim_timer(claim.case_id, claim.armed_seq):
+                raise TimerGone(f"the timer of {claim.case_id} armed by event "
+                                f"{claim.armed_seq} is no longer pending")
             event = self._decide_and_write(uow, command, expected_version)
         for listener in list(self._listeners):
             try:

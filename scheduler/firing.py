@@ -1,0 +1,111 @@
+"""Turning due timers into events, through the durable engine, as the ``system`` actor.
+
+Each firing is its own transaction that first claims the timer row (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, a conditional update on SQLite) and carries an idempotency key made of
+the case, the event that armed the timer and its kind: however many scheduler processes run,
+a timer fires once. A timer whose state was left is void (the transition that left rewrote
+its row), so it is never found here. A firing that the lifecycle refuses (an objection still
+open) leaves its timer ``blocked`` until the transition that settles it re-arms it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from persistence.chain import utc_text
+from policies.authorization import SYSTEM
+from policies.errors import JiekunError
+from scheduler.timers import DueTimer, due_page
+from states import TimerKind
+from workflow.clock import Clock, SimulatedClock
+from workflow.engine import Engine, TimerClaim, TimerGone
+from workflow.records import Command
+
+
+@dataclass(frozen=True)
+class Firing:
+    timer: DueTimer
+    trigger: str
+    at: datetime
+    outcome: str  # fired, taken (by another process, or void), blocked
+    detail: str = ""
+    next_due: datetime | None = None  # the timer the firing armed, if any
+
+
+class TimerFirer:
+    def __init__(self, engine: Engine, page: int = 500) -> None:
+        self.engine = engine
+        self.page = page
+        self._fires = {t.kind.value: t.fires for t in engine.decider.lifecycle.timers}
+
+    def trigger_of(self, kind: str) -> str:
+        return self._fires[TimerKind(kind).value]
+
+    def fire(self, timer: DueTimer, at: datetime) -> Firing:
+        trigger = self.trigger_of(timer.kind)
+        key = f"timer:{timer.case_id}:{timer.armed_seq}:{timer.kind}"
+        command = Command(timer.case_id, trigger, SYSTEM, at, {}, key)
+        try:
+            event = self.engine.execute(command, claim=TimerClaim(timer.case_id,
+                                                                  timer.armed_seq))
+        except TimerGone as gone:
+            return Firing(timer, trigger, at, "taken", gone.message)
+        except JiekunError as refusal:
+            with self.engine.store.unit_of_work() as uow:
+                uow.block_timer(timer.case_id, timer.armed_seq)
+            return Firing(timer, trigger, at, "blocked", f"{refusal.rule}: {refusal.message}")
+        armed = event.derived.timers
+        return Firing(timer, trigger, at, "fired", next_due=armed[0].due if armed else None)
+
+    def _due(self, until: datetime) -> Iterator[DueTimer]:
+        after: tuple[str, str] | None = None
+        while True:
+            with self.engine.store.reading() as connection:
+                page = due_page(connection, until, self.page, after)
+            if not page:
+                return
+            yield from page
+            last = page[-1]
+            after = (utc_text(last.due), last.case_id)
+
+    def fire_due(self, clock: Clock, on_fire: Callable[[Firing], None] | None = None
+                 ) -> list[Firing]:
+        """Fire every timer due now, in due order (the real clock: ``at`` is now)."""
+        done = []
+        for timer in self._due(clock.now()):
+            firing = self.fire(timer, clock.now())
+            done.append(firing)
+            if on_fire is not None:
+                on_fire(firing)
+        return done
+
+    def catch_up(self, clock: SimulatedClock, until: datetime,
+                 on_fire: Callable[[Firing], None] | None = None) -> list[Firing]:
+        """With a simulated clock: fire, in due order, every timer due up to ``until`` —
+        the ones firing creates included — each at its due time; the clock ends at ``until``.
+
+        A page of due timers is fired in order until a firing arms a timer due before the
+        rest of the page: then the page is read again, so the order stays strict."""
+        done: list[Firing] = []
+        while True:
+            with self.engine.store.reading() as connection:
+                page = due_page(connection, until, self.page)
+            if not page:
+                break
+            horizon: datetime | None = None
+            for timer in page:
+                if horizon is not None and timer.due > horizon:
+                    break
+                clock.advance_to(max(timer.due, clock.now()))
+                firing = self.fire(timer, clock.now())
+                done.append(firing)
+                if on_fire is not None:
+                    on_fire(firing)
+                new = firing.next_due
+                if new is not None and new <= until:
+                    horizon = new if horizon is None else min(horizon, new)
+        if until > clock.now():
+            clock.advance_to(until)
+        return done

@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
+import scheduler.cli  # noqa: F401  (each of these attaches its commands to main)
 import workflow.cli_diagram
-import workflow.cli_store  # noqa: F401  (attaches the store's commands to main)
+import workflow.cli_store  # noqa: F401
 from policies.application import validate_application
 from policies.eligibility import assess as assess_household
 from policies.errors import InvalidInput, PolicyNotInForce

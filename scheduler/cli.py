@@ -1,0 +1,118 @@
+"""``jiekun scheduler run | catch-up --until DATETIME | pending [--until DATETIME]``."""
+
+from __future__ import annotations
+
+import signal
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import click
+
+from policies.deadlines import SHANGHAI
+from policies.errors import FieldProblem, InvalidInput
+from scheduler.firing import Firing, TimerFirer
+from scheduler.service import SchedulerService
+from scheduler.timers import due_page
+from workflow.cli_common import EXIT_INVALID, _emit, _fail, common, main
+from workflow.cli_store import _engine, db_option
+from workflow.clock import SimulatedClock
+
+_FAR = datetime(9999, 1, 1, tzinfo=SHANGHAI)
+
+
+def _until(text: str | None, fmt: str) -> datetime:
+    if text is None:
+        return _FAR
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        _fail(fmt, EXIT_INVALID, InvalidInput("--until", [FieldProblem(
+            "--until", f"{text!r} is not an ISO 8601 date or time")]))
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=SHANGHAI)
+
+
+def _firing_json(firing: Firing) -> dict[str, Any]:
+    return {"case": firing.timer.case_id, "timer": firing.timer.kind,
+            "trigger": firing.trigger, "due": firing.timer.due.isoformat(),
+            "at": firing.at.isoformat(), "outcome": firing.outcome, "detail": firing.detail}
+
+
+def _echo_firing(firing: Firing) -> None:
+    click.echo(f"{firing.at.isoformat()}  {firing.timer.case_id:<12} {firing.trigger:<24} "
+               f"{firing.outcome} {firing.detail}")
+
+
+@main.group()
+def scheduler() -> None:
+    """The timers: publicity, re-checks, phase-out, exit publicity, retention."""
+
+
+@scheduler.command("run")
+@click.option("--heartbeat", default=60, show_default=True, help="seconds between checks")
+@db_option
+@common
+def scheduler_run(heartbeat: int, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Fire timers as they fall due, until Ctrl-C (or SIGTERM) stops it cleanly."""
+    engine = _engine(db_url, policy_file, fmt)
+    service = SchedulerService(engine, heartbeat=timedelta(seconds=heartbeat),
+                               on_fire=_echo_firing)
+
+    def _stop(_signal: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    click.echo("scheduler running; Ctrl-C stops it", err=True)
+    try:
+        service.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+        click.echo("scheduler stopped", err=True)
+
+
+@scheduler.command("catch-up")
+@click.option("--until", "until", required=True, help="ISO date or time (Asia/Shanghai)")
+@db_option
+@common
+def scheduler_catch_up(until: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """With a simulated clock, fire in due order every timer due up to UNTIL, then exit."""
+    engine = _engine(db_url, policy_file, fmt)
+    end = _until(until, fmt)
+    firer = TimerFirer(engine)
+    with engine.store.reading() as connection:
+        first = due_page(connection, end, 1)
+    clock = SimulatedClock(first[0].due if first else end)
+    fired = firer.catch_up(clock, end, None if fmt == "json" else _echo_firing)
+    summary = {"until": end.isoformat(), "fired": sum(f.outcome == "fired" for f in fired),
+               "blocked": sum(f.outcome == "blocked" for f in fired),
+               "firings": [_firing_json(f) for f in fired]}
+    _emit(fmt, summary, lambda s: f"{s['fired']} fired, {s['blocked']} blocked, "
+                                  f"up to {s['until']}")
+
+
+@scheduler.command("pending")
+@click.option("--until", "until", default=None, help="ISO date or time (default: all)")
+@click.option("--limit", default=1000, show_default=True)
+@db_option
+@common
+def scheduler_pending(until: str | None, limit: int, db_url: str, fmt: str,
+                      policy_file: str | None) -> None:
+    """The timers that will fire, with their due times and the rule behind each."""
+    engine = _engine(db_url, policy_file, fmt)
+    end = _until(until, fmt)
+    timers = {t.kind.value: t for t in engine.decider.lifecycle.timers}
+    with engine.store.reading() as connection:
+        rows = due_page(connection, end, limit) + due_page(connection, end, limit, None,
+                                                           "blocked")
+    listed = [{"case": r.case_id, "timer": r.kind, "due": r.due.isoformat(),
+               "status": r.status, "fires": timers[r.kind].fires, "rule": timers[r.kind].guard}
+              for r in rows]
+    _emit(fmt, {"until": None if until is None else end.isoformat(), "timers": listed},
+          lambda out: "\n".join(f"{t['due']}  {t['case']:<12} {t['timer']:<16} → "
+                                f"{t['fires']:<24} {t['rule']} ({t['status']})"
+                                for t in out["timers"]) or "(no timer due)")
+

@@ -1,0 +1,76 @@
+"""The long-running scheduler: APScheduler 3.11 wakes the process, the timers table decides.
+
+APScheduler holds two jobs only, in its in-memory store (its job stores must not be shared
+between processes, FIELD-NOTES.md): a heartbeat, and a one-shot wake-up at the next due timer.
+Both run ``tick``, which fires every due row through the engine. Settings are explicit because
+the defaults lose work: ``misfire_grace_time=None`` (a wake-up missed while the process was
+busy or asleep still runs; the default of 1 s silently drops it), ``coalesce=True`` (several
+missed runs of a job run once: a tick fires everything due anyway) and one worker thread, so
+two ticks never overlap. Timers that fell due while nothing ran are simply due rows at the
+next start, and fire then, in due order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from policies.deadlines import SHANGHAI
+from scheduler.firing import Firing, TimerFirer
+from scheduler.timers import next_due
+from workflow.clock import Clock, RealClock
+from workflow.engine import Engine
+
+log = logging.getLogger(__name__)
+JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True,
+                                "max_instances": 1}
+
+
+class SchedulerService:
+    def __init__(self, engine: Engine, *, clock: Clock | None = None,
+                 heartbeat: timedelta = timedelta(seconds=60), blocking: bool = True,
+                 on_fire: Callable[[Firing], None] | None = None) -> None:
+        self.firer = TimerFirer(engine)
+        self.engine = engine
+        self.clock = clock or RealClock()
+        self.heartbeat = heartbeat
+        self.on_fire = on_fire
+        self._tick_lock = threading.Lock()
+        kind = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler: BaseScheduler = kind(
+            timezone=SHANGHAI, job_defaults=JOB_DEFAULTS,
+            executors={"default": ThreadPoolExecutor(max_workers=1)})
+
+    def start(self) -> None:
+        """Fire what fell due while nothing ran, then keep firing (blocks when ``blocking``)."""
+        self.scheduler.add_job(self.tick, "interval", seconds=self.heartbeat.total_seconds(),
+                               id="heartbeat", next_run_time=self.clock.now())
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def tick(self) -> list[Firing]:
+        with self._tick_lock:
+            fired = self.firer.fire_due(self.clock, self.on_fire)
+            self._wake_at_next_due()
+        return fired
+
+    def _wake_at_next_due(self) -> None:
+        with self.engine.store.reading() as connection:
+            due: datetime | None = next_due(connection)
+        if due is None:
+            return
+        run_at = max(due, self.clock.now())
+        self.scheduler.add_job(self.tick, "date", run_date=run_at, id="wake",
+                               replace_existing=True)
+        log.debug("next timer due %s", run_at.isoformat())

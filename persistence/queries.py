@@ -114,3 +114,11 @@ def case_ids(connection: Connection) -> list[str]:
 def timer_of(connection: Connection, case_id: str) -> dict[str, object] | None:
     row = connection.execute(select(timers).where(timers.c.case_id == case_id)).first()
     return None if row is None else dict(row._mapping)
+
+
+def purged_cases(connection: Connection) -> set[str]:
+    """Cases with recorded personal data of which the vault holds nothing any more."""
+    with_personal = select(events.c.case_id).where(
+        events.c.personal_digest.is_not(None)).distinct()
+    kept = select(personal_data.c.case_id).distinct()
+    return {str(r[0]) for r in connection.execute(with_personal.except_(kept))}

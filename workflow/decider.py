@@ -27,9 +27,10 @@ from policies.policy_file import Policy, load_policy
 from states import Lifecycle
 from workflow.context import Decision, OpenCases
 from workflow.effects import apply, derive
+from workflow.guards import GUARDS
 from workflow.machine import NO_CASE, LifecycleMachine, Subject
 from workflow.payloads import validate_payload
-from workflow.records import CaseState, Command, Event
+from workflow.records import CaseState, Command, Derived, Event
 
 
 def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
@@ -40,6 +41,15 @@ def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
     union = raw.get("grassroots_union") if isinstance(raw, Mapping) else None
     return Parties(id_number.upper() if isinstance(id_number, str) else None,
                    union if isinstance(union, str) else None, None)
+
+
+# Guards that read the application or the applicant: not re-checkable once it is destroyed.
+PERSONAL_GUARDS = frozenset({"R-ELIGIBLE", "R-OUT-OF-HARDSHIP", "R-ONE-OPEN-CASE"})
+
+
+class _NoCases:
+    def open_case_of(self, applicant_id: str) -> str | None:
+        return None
 
 
 class Decider:
@@ -124,6 +134,52 @@ class Decider:
             dump = getattr(value, "model_dump", None)
             recorded[name] = dump(mode="json") if dump is not None else value
         return recorded
+
+    def decide_recorded(self, case: CaseState | None, command: Command,
+                        derived: Derived, redacted: bool) -> tuple[Event, int]:
+        """An event of a case whose personal data was destroyed: order, transition, actor
+        and the guards that need no personal data are judged; the recorded derivations are
+        taken; what needed the destroyed data is counted, not judged. Returns the event and
+        that count."""
+        case = case or CaseState(command.case_id)
+        state = case.state
+        if command.trigger not in self.allowed_triggers(state):
+            raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+        trigger = self.lifecycle.trigger(command.trigger)
+        route = next((r for r in trigger.routes if r.source == state
+                      and (r.dest or state) == derived.state), None)
+        if route is None:
+            raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+        unverifiable = 0
+        actor = command.actor
+        parties = case.parties if state is not None else Parties(
+            None, derived.grassroots_union, derived.reviewing_body)
+        if actor.role == "worker" and actor.id_number is None:
+            unverifiable += 1  # the worker's identity went with the personal data
+            parties = Parties(None, parties.grassroots_union, parties.reviewing_body)
+            if not any(a.role.value == "worker" for a in trigger.actors):
+                authorize(trigger.name, trigger.actors, state, actor, parties)
+        else:
+            authorize(trigger.name, trigger.actors, state, actor, parties)
+        public = {k: v for k, v in command.data.items() if k != "redacted"}
+        if redacted:
+            unverifiable += 1  # the payload itself
+        else:
+            public = self._check_payload(case, command)
+        decision = Decision(case, command, public, self.policy, self.calendar, _NoCases(), state)
+        for guard in route.guards:
+            if guard in PERSONAL_GUARDS:
+                unverifiable += 1
+                continue
+            result = GUARDS[guard](decision)
+            if not result.passed:
+                raise (ObjectionProblem(result.explanation_en) if guard == "E-OBJECTION"
+                       else GuardFailed(trigger.name, [result]))
+        event = Event(case_id=case.case_id, seq=case.version + 1, at=command.at,
+                      trigger=command.trigger, actor=actor.as_json(),
+                      data=dict(command.data), policy_id=self.policy.id,
+                      policy_hash=self.policy.content_hash, derived=derived)
+        return event, unverifiable
 
     def apply(self, case: CaseState | None, event: Event) -> CaseState:
         return apply(self.lifecycle, case or CaseState(event.case_id), event)

@@ -19,7 +19,7 @@ from policies.errors import FieldProblem, InvalidInput
 from policies.json_input import loads
 from policies.money import NumberLiteral
 
-_KEYS = {"case", "at", "event", "actor", "data"}
+_KEYS = {"case", "at", "event", "actor", "data", "derived"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class HistoryLine:
     trigger: str
     actor: Actor
     data: Mapping[str, Any] | None
+    derived: Mapping[str, Any] | None = None  # recorded derivations, on redacted events
+
+    @property
+    def redacted(self) -> bool:
+        return bool(self.data and self.data.get("redacted") is True)
 
 
 def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
@@ -73,8 +78,14 @@ def parse_line(text: str, number: int) -> HistoryLine:
     data = obj.get("data")
     if data is not None and not isinstance(data, Mapping):
         raise ValueError("data: must be an object")
-    return HistoryLine(number, _text(obj, "case", ""), _time(obj.get("at")),
-                       _text(obj, "event", ""), _actor(obj.get("actor")), data)
+    derived = obj.get("derived")
+    if derived is not None and not isinstance(derived, Mapping):
+        raise ValueError("derived: must be an object")
+    line = HistoryLine(number, _text(obj, "case", ""), _time(obj.get("at")),
+                       _text(obj, "event", ""), _actor(obj.get("actor")), data, derived)
+    if line.redacted and derived is None:
+        raise ValueError("a redacted event must carry its recorded derivations (derived)")
+    return line
 
 
 def parse_history(lines: Iterable[str]) -> Iterator[HistoryLine]:
@@ -93,10 +104,12 @@ def parse_history(lines: Iterable[str]) -> Iterator[HistoryLine]:
 
 
 def event_line(case_id: str, at: datetime, trigger: str, actor: Mapping[str, str],
-               data: Mapping[str, Any]) -> str:
-    """One history line, as an export writes it."""
+               data: Mapping[str, Any], derived: Mapping[str, Any] | None = None) -> str:
+    """One history line, as an export writes it (``derived`` only for redacted events)."""
     record: dict[str, Any] = {"case": case_id, "at": at.isoformat(), "event": trigger,
                               "actor": dict(actor)}
     if data:
         record["data"] = dict(data)
+    if derived is not None:
+        record["derived"] = dict(derived)
     return json.dumps(record, ensure_ascii=False)

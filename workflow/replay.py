@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.errors import JiekunError
+from pydantic import ValidationError
+
+from policies.errors import FieldProblem, InvalidInput, JiekunError
 from workflow.decider import Decider
 from workflow.history import HistoryLine, parse_history
-from workflow.records import CaseState, Command, Event
+from workflow.records import CaseState, Command, Derived, Event
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class ReplayReport:
                 "violations": self.violations}
 
 
-Fire = Callable[[CaseState, Command], tuple[Event, CaseState]]
+Fire = Callable[[CaseState, Command, HistoryLine], tuple[Event, CaseState, int]]
 
 
 def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
@@ -94,12 +96,13 @@ def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
         return
     command = Command(line.case_id, line.trigger, line.actor, line.at, line.data or {})
     try:
-        event, after = fire(case, command)
+        event, after, unverifiable = fire(case, command, line)
     except JiekunError as refusal:
         replay.violation = Violation(line.line, line.trigger, refusal.rule, refusal.message)
         return
     replay.events.append(event)
     replay.case = after
+    replay.unverifiable += unverifiable
 
 
 def judge_history(lines: Iterable[HistoryLine], fire: Fire,
@@ -121,9 +124,23 @@ def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport
     parsed = list(parse_history(lines))
     index = OpenCaseIndex(frozenset(s.name for s in decider.lifecycle.states if s.closed))
 
-    def fire(case: CaseState, command: Command) -> tuple[Event, CaseState]:
-        event, after = decider.fire(case if case.state else None, command, index)
+    def fire(case: CaseState, command: Command, line: HistoryLine
+             ) -> tuple[Event, CaseState, int]:
+        current = case if case.state else None
+        unverifiable = 0
+        if line.derived is not None and (line.redacted or (
+                current is not None and current.application is None)):
+            try:
+                derived = Derived.model_validate(line.derived)
+            except ValidationError as error:
+                raise InvalidInput("history file", [FieldProblem(
+                    f"line {line.line}", f"derived: {error.errors()[0]['msg']}")]) from None
+            event, unverifiable = decider.decide_recorded(current, command, derived,
+                                                          line.redacted)
+        else:
+            event = decider.decide(current, command, index)
+        after = decider.apply(current, event)
         index.update(after)
-        return event, after
+        return event, after, unverifiable
 
     return judge_history(parsed, fire, CaseState)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from persistence.queries import all_events, case_events
+from persistence.queries import all_events, case_events, purged_cases
 from policies.deadlines import SHANGHAI
+from policies.errors import FieldProblem, InvalidInput
 from workflow.engine import Engine
-from workflow.history import event_line, parse_history
+from workflow.history import HistoryLine, event_line, parse_history
 from workflow.records import CaseState, Command, Event
 from workflow.replay import ReplayReport, judge_history
 from workflow.rows import event_of
@@ -22,9 +23,14 @@ def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:
     """InvalidInput (nothing stored) when a line is malformed; otherwise the report."""
     parsed = list(parse_history(lines))
 
-    def fire(case: CaseState, command: Command) -> tuple[Event, CaseState]:
+    def fire(case: CaseState, command: Command, line: HistoryLine
+             ) -> tuple[Event, CaseState, int]:
+        if line.redacted:
+            raise InvalidInput("history file", [FieldProblem(
+                f"line {line.line}", "a redacted event cannot be imported: its personal data "
+                "was destroyed")])
         event = engine.execute(command)
-        return event, engine.decider.apply(case if case.state else None, event)
+        return event, engine.decider.apply(case if case.state else None, event), 0
 
     def start(case_id: str) -> CaseState:
         return engine.stored_case(case_id) or CaseState(case_id)
@@ -33,10 +39,15 @@ def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:
 
 
 def export_lines(engine: Engine, case_id: str | None = None) -> Iterator[str]:
+    """History lines; every event of a case whose personal data was destroyed carries its
+    recorded derivations (``derived``), which the replay of such a case takes."""
     with engine.store.reading() as connection:
         records = (case_events(connection, case_id) if case_id is not None
                    else all_events(connection))
+        purged = purged_cases(connection)
         for record in records:
             event = event_of(record.stored)
+            derived = (event.derived.model_dump(mode="json")
+                       if event.case_id in purged else None)
             yield event_line(event.case_id, event.at.astimezone(SHANGHAI), event.trigger,
-                             event.actor, event.data)
+                             event.actor, event.data, derived)

@@ -12,6 +12,7 @@ import json
 import tomllib
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -109,8 +110,9 @@ class Policy(_Strict):
             raise ValueError("known_until is before the last living_standard entry")
         return self
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
+        """Recorded in every event: computed once (the model is frozen)."""
         content = self.model_dump(mode="json", exclude={"file"})
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -172,10 +172,15 @@ class Lifecycle:
     timers: tuple[TimerDef, ...]
     state_index: dict[str, StateDef] = field(init=False, repr=False, compare=False)
     trigger_index: dict[str, TriggerDef] = field(init=False, repr=False, compare=False)
+    _from: dict[str | None, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_index", {s.name: s for s in self.states})
         object.__setattr__(self, "trigger_index", {t.name: t for t in self.triggers})
+        # asked on every command: computed once
+        origins = {None, *self.state_index}
+        object.__setattr__(self, "_from", {o: tuple(t.name for t in self.triggers
+                                                    if o in t.sources) for o in origins})
 
     def state(self, name: str) -> StateDef:
         return self.state_index[name]
@@ -184,7 +189,7 @@ class Lifecycle:
         return self.trigger_index[name]
 
     def triggers_from(self, state: str | None) -> tuple[str, ...]:
-        return tuple(t.name for t in self.triggers if state in t.sources)
+        return self._from.get(state, ())
 
     def timer_for_state(self, state: str) -> TimerDef | None:
         return next((t for t in self.timers if state in t.states), None)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 import scheduler.cli  # noqa: F401  (each of these attaches its commands to main)
+import workflow.cli_demo
 import workflow.cli_diagram
 import workflow.cli_store  # noqa: F401
 from policies.application import validate_application

@@ -16,12 +16,13 @@ import click
 
 from persistence.database import make_engine, upgrade
 from policies.authorization import Actor
-from policies.errors import FieldProblem, InvalidInput, JiekunError
+from policies.errors import FieldProblem, InvalidInput, JiekunError, PolicyNotInForce
 from policies.json_input import loads
 from workflow import render_text
 from workflow.audit import verify
 from workflow.cli_common import (
     EXIT_INVALID,
+    EXIT_POLICY,
     EXIT_VIOLATIONS,
     _emit,
     _fail,
@@ -30,10 +31,12 @@ from workflow.cli_common import (
     common,
     main,
 )
-from workflow.clock import RealClock
+from workflow.clock import RealClock, today
 from workflow.decider import Decider
 from workflow.engine import Engine
 from workflow.records import CaseState, Event
+from workflow.simulate import render_text as render_simulation
+from workflow.simulate import simulate_policy
 from workflow.transfer import export_lines, import_history
 
 db_option = click.option("--db", "db_url", envvar="JIEKUN_DB", default="sqlite:///jiekun.db",
@@ -265,3 +268,23 @@ def audit_verify(db_url: str, fmt: str, policy_file: str | None) -> None:
 
 
 __all__ = ["json"]
+
+
+@main.command("simulate-policy")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="the date to assess on (default: today, Asia/Shanghai)")
+@db_option
+@common
+def simulate_policy_command(as_of: Any, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Re-assess the open archive under --policy FILE (a proposal); change nothing."""
+    if policy_file is None:
+        _fail(fmt, EXIT_INVALID, InvalidInput("options", [FieldProblem(
+            "--policy", "name the proposed policy file")]))
+    engine = _engine(db_url, None, fmt)
+    proposed = _policy(policy_file, fmt)
+    on = as_of.date() if as_of is not None else today(RealClock())
+    try:
+        report = simulate_policy(engine, proposed, on)
+    except PolicyNotInForce as error:
+        _fail(fmt, EXIT_POLICY, error)
+    _emit(fmt, report.as_json(), render_simulation)

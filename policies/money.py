@@ -64,10 +64,9 @@ def parse_amount(value: object) -> Decimal:
 def display(value: Fraction | Decimal) -> str:
     """Two decimals, half away from zero, for display only (comparisons stay exact)."""
     exact = Fraction(value)
-    cents = abs(exact) * 100
-    whole = int(cents)
-    if cents - whole >= Fraction(1, 2):
-        whole += 1
+    # integer arithmetic: round(|x|·100) half up is floor((200·|n| + d) / 2d)
+    numerator, denominator = abs(exact.numerator), exact.denominator
+    whole = (200 * numerator + denominator) // (2 * denominator)
     sign = "-" if exact < 0 and whole else ""
     return f"{sign}{whole // 100}.{whole % 100:02d}"
 

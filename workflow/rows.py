@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -53,12 +54,18 @@ def snapshot(case: CaseState) -> str:
     return _CASE.dump_json(case, exclude=_PERSONAL_FIELDS).decode()
 
 
+@lru_cache(maxsize=4096)
+def _application(text: str) -> Application:
+    # Applications are frozen and change rarely: most commands on a case reread the same text.
+    return Application.model_validate_json(text)
+
+
 def case_of(snapshot_text: str, application: str | None) -> CaseState:
     raw: dict[str, Any] = json.loads(snapshot_text)
     case = _CASE.validate_python(raw)
     if application is None:
         return case
-    app = Application.model_validate_json(application)
+    app = _application(application)
     return case.evolve(application=app, applicant_id=app.applicant.id_number)
 
 

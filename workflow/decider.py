@@ -47,6 +47,20 @@ def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
 PERSONAL_GUARDS = frozenset({"R-ELIGIBLE", "R-OUT-OF-HARDSHIP", "R-ONE-OPEN-CASE"})
 
 
+def _stale_accident(case: CaseState, payload: Mapping[str, Any]) -> list[FieldProblem]:
+    """A new household without ``accident`` keeps the case's accident: its member must still
+    be in the household (CONTRACT.md §1), else the payload must replace or remove it."""
+    household = payload.get("household")
+    accident = case.application.accident if case.application else None
+    if household is None or accident is None or "accident" in payload:
+        return []
+    names = {m.name for m in household.members}
+    if accident.member in names:
+        return []
+    return [FieldProblem("data.accident", f"required: the case's accident names "
+                         f"{accident.member!r}, who is not in the new household")]
+
+
 class _NoCases:
     def open_case_of(self, applicant_id: str) -> str | None:
         return None
@@ -79,10 +93,14 @@ class Decider:
                 "detail"):
             problems.append(FieldProblem("data.detail", "required when the reason is other"))
         new = payload.get("application")
-        if (command.trigger == "amend_application" and isinstance(new, Application)
-                and new.applicant.id_number != case.applicant_id):
-            problems.append(FieldProblem("data.application.applicant.id_number",
-                                         "an amendment cannot change the applicant"))
+        if command.trigger == "amend_application" and isinstance(new, Application):
+            if new.applicant.id_number != case.applicant_id:
+                problems.append(FieldProblem("data.applicant.id_number",
+                                             "an amendment cannot change the applicant"))
+            if new.grassroots_union != case.grassroots_union:
+                problems.append(FieldProblem("data.grassroots_union", "an amendment cannot "
+                                             "change the union that received the application"))
+        problems += _stale_accident(case, payload)
         if problems:
             raise InvalidPayload(command.trigger, problems)
         return payload

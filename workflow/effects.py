@@ -18,7 +18,7 @@ from workflow.context import Decision
 from workflow.records import CaseState, Derived, Event, Timer
 
 
-def _start_timer(d: Decision, kind: TimerKind, category: str | None,
+def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,
                  phase_out_end: datetime | None, exited_at: datetime | None) -> Timer:
     at, durations = d.command.at, d.policy.durations
     due: datetime | None
@@ -26,12 +26,12 @@ def _start_timer(d: Decision, kind: TimerKind, category: str | None,
         due = months_due(at, durations.recheck_months(category or "deep"))
     elif kind is TimerKind.PHASE_OUT:
         due = phase_out_end
+    elif kind is TimerKind.RETENTION and dest == "exited":
+        due = years_due(exited_at or at, durations.retention_years)  # from the exit date
     elif kind is TimerKind.RETENTION:
-        closed_archive = d.command.trigger != "withdraw" and d.source not in (
-            "preliminary_review", "unit_publicity", "media_publicity", "upper_review")
-        years = (durations.retention_years if closed_archive
+        years = (durations.retention_years if dest == "cancelled"
                  else durations.retention_years_rejected_withdrawn)
-        due = years_due(exited_at or at, years)
+        due = years_due(at, years)  # from the decision
     else:
         days: int = getattr(durations, f"{kind.value}_working_days")
         try:
@@ -63,6 +63,8 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
     exited_at = case.exited_at
     if dest == "exited" and d.source != "re_entered":
         exited_at = at
+    elif dest == "preliminary_review" and d.source == "re_entered":
+        exited_at = None  # re-entered from exit: a new application, a new closing later
     archive_number = case.archive_number
     if Effect.ISSUE_ARCHIVE in effects:
         archive_number = f"WX-{body}-{at.strftime('%Y%m%d')}-{case.case_id}"
@@ -70,7 +72,7 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
     if dest != case.state:
         timer = lifecycle.timer_for_state(dest)
         timers = () if timer is None else (
-            _start_timer(d, timer.kind, category, phase_out_end, exited_at),)
+            _start_timer(d, timer.kind, dest, category, phase_out_end, exited_at),)
     union = case.grassroots_union
     application = d.application
     if Effect.SET_GRASSROOTS_UNION in effects and application is not None:

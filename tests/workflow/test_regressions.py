@@ -1,5 +1,5 @@
-"""Pending: behaviour that contradicts the spec (not collected by pytest, not committed).
-Run with: .venv/bin/pytest tests/workflow/pending_retention.py"""
+"""Regressions found by the trigger tests: retention after a readmission from exit, and a
+new household that drops the accident's member."""
 
 from __future__ import annotations
 

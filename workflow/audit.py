@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select
 
 from persistence.chain import GENESIS, digest, utc_text
 from persistence.queries import EventRecord, event_query, record_of
-from persistence.schema import cases, events, timers
+from persistence.schema import case_personal, cases, events, timers
+from policies.application import Application
 from workflow.decider import Decider
 from workflow.records import CaseState
 from workflow.rows import case_of, event_of
@@ -85,9 +86,21 @@ def _strip(case: CaseState) -> CaseState:
     return case.evolve(application=None, applicant_id=None)
 
 
+def _vault_differs(folded: CaseState, vault: tuple[str, str] | None) -> bool:
+    """The vault's copy of the current application (what the engine decides and authorizes
+    reads from) must be the fold's; none is left only once personal data was destroyed."""
+    if vault is None:
+        return folded.application is not None
+    try:
+        application = Application.model_validate_json(vault[1])
+    except ValueError:
+        return True
+    return vault[0] != folded.applicant_id or application != folded.application
+
+
 def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
-                 stored: dict[str, Any] | None, timer: dict[str, Any] | None
-                 ) -> Problem | None:
+                 stored: dict[str, Any] | None, timer: dict[str, Any] | None,
+                 vault: tuple[str, str] | None) -> Problem | None:
     prev, folded = GENESIS, CaseState(case_id)
     for number, record in enumerate(records, start=1):
         reason = _chain_problem(record, number, prev)
@@ -108,6 +121,9 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
     if _strip(case_of(stored["snapshot"], None)) != _strip(folded) or any(
             stored[k] != getattr(folded, k) for k in ("state", "category", "reviewing_body")):
         return Problem(case_id, last, "the projection differs from the fold of the events")
+    if _vault_differs(folded, vault):
+        return Problem(case_id, last, "the stored application differs from the fold of the "
+                                      "events")
     return _timer_problem(case_id, last, folded, timer)
 
 
@@ -129,13 +145,15 @@ def verify(connection: Connection, decider: Decider) -> AuditReport:
     report = AuditReport()
     projections = {r.case_id: dict(r._mapping) for r in connection.execute(select(cases))}
     timer_rows = {r.case_id: dict(r._mapping) for r in connection.execute(select(timers))}
+    vaults = {r.case_id: (r.applicant_id, r.application)
+              for r in connection.execute(select(case_personal))}
     seen: set[str] = set()
     for case_id, records in _by_case(connection):
         seen.add(case_id)
         report.cases += 1
         report.events += len(records)
         problem = _verify_case(decider, case_id, records, projections.get(case_id),
-                               timer_rows.get(case_id))
+                               timer_rows.get(case_id), vaults.get(case_id))
         if problem is not None:
             report.problems.append(problem)
     for case_id in sorted(set(projections) - seen):

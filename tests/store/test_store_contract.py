@@ -7,7 +7,7 @@ times the expected reports vouch for (see store_cases.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
@@ -324,14 +324,17 @@ def test_listeners_are_called_after_commit_and_never_for_refusals(engine: Engine
 
 # --- reads within the reader's remit ----------------------------------------------------------
 
-@pytest.fixture
-def remit_cases(engine: Engine) -> Engine:
+@pytest.fixture(scope="module")
+def remit_cases(module_backend: str, decider: Decider) -> Iterator[Engine]:
     """X: relative, union gu-a, archived, reviewed by xinwu; D: deep, union gu-b, in upper
-    review, reviewed by wuxi-city; S: deep, union gu-a, only submitted (no reviewing body)."""
+    review, reviewed by wuxi-city; S: deep, union gu-a, only submitted (no reviewing body).
+    Shared by the read-only tests below."""
+    engine = Engine.open(module_backend, decider=decider)
     drive(engine, "X", relative=True, n=11, steps=5, org="gu-a")
     drive(engine, "D", relative=False, n=12, steps=3, org="gu-b")
     drive(engine, "S", relative=False, n=13, steps=0, org="gu-a")
-    return engine
+    yield engine
+    engine.store.engine.dispose()
 
 
 READERS = [

@@ -39,6 +39,11 @@ test: setup lint
 demo: setup
 	$(BIN)/jiekun demo
 
+# Performance figures, each next to a baseline measured in the same run: one markdown table on
+# stdout, progress on stderr (tests/bench/run.py; ~5 minutes on 2 cores). Not part of `make test`.
+bench: setup
+	@$(BIN)/python -m tests.bench.run
+
 # The diagrams the README shows, drawn from the definition the engine runs (a test checks
 # that the committed DOT sources are current).
 diagrams: setup

@@ -1,0 +1,189 @@
+"""Durable transitions per second: ``Engine.execute`` on a stream of real commands, against the
+raw SQLAlchemy Core writes of the same rows (FIELD-NOTES.md's honest baseline).
+
+Both sides run on a fresh store made by the migrations and opened by
+``persistence.database.make_engine`` (SQLite: WAL, synchronous=NORMAL, BEGIN IMMEDIATE;
+PostgreSQL: the server's defaults, fsync and synchronous_commit on), one transaction per step.
+
+The raw side writes, per step, the very event row the engine stores for it (the chained row,
+same text, same hash) with a prebuilt ``insert(events)``, and updates that case's projection row
+with a prebuilt ``update(cases)`` (its rows are created before the clock starts). Nothing else:
+no read, no decision, no vault, no timer — the cost of those is what the ratio shows.
+
+The cases are split into rounds; each round times raw and engine back to back (alternating which
+goes first), so a drift of the machine during the run hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Engine as SAEngine
+from sqlalchemy import bindparam, create_engine, event, insert, select, update
+
+from persistence.database import make_engine, upgrade
+from persistence.schema import cases, events
+from persistence.store import ProjectionRow
+from tests.bench.workload import CaseRun, Step, stream
+from workflow.decider import Decider
+from workflow.engine import Engine
+
+_CASE_COLUMNS = [c.name for c in cases.c if c.name != "case_id"]
+
+
+def prepared_store(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def raw_engine(url: str) -> SAEngine:
+    """The baseline's engine: plain SQLAlchemy with the store's durability settings (SQLite:
+    WAL, synchronous=NORMAL; the driver's own deferred BEGIN). On PostgreSQL this is exactly
+    what ``make_engine`` builds."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    return engine
+
+
+def event_values(step: Step) -> dict[str, Any]:
+    row = step.row
+    return {"case_id": row.case_id, "seq": row.seq, "at": row.at, "trigger": row.trigger,
+            "actor": row.actor, "data": row.data, "personal_digest": row.personal_digest,
+            "policy_id": row.policy_id, "policy_hash": row.policy_hash, "derived": row.derived,
+            "idempotency_key": None, "prev_hash": row.prev_hash, "hash": step.hash}
+
+
+def case_values(p: ProjectionRow) -> dict[str, Any]:
+    values = {c: getattr(p, c) for c in _CASE_COLUMNS}
+    values["b_case_id"] = p.case_id
+    return values
+
+
+class RawWriter:
+    """Prebuilt Core statements; one transaction per step: insert the event, update the case."""
+
+    def __init__(self, url: str, engine: SAEngine | None = None) -> None:
+        self.engine: SAEngine = engine or raw_engine(url)
+        self.insert_event = insert(events)
+        self.update_case = (update(cases).where(cases.c.case_id == bindparam("b_case_id"))
+                            .values({c: bindparam(c) for c in _CASE_COLUMNS}))
+
+    def create_cases(self, runs: list[CaseRun]) -> None:
+        """The case rows the updates need (untimed): placeholders, as a fresh case would be."""
+        rows = [{"case_id": r.case_id, "state": "submitted", "version": 0, "category": None,
+                 "reviewing_body": None, "grassroots_union": None, "snapshot": "{}",
+                 "head_hash": "", "updated_at": ""} for r in runs]
+        with self.engine.begin() as connection:
+            connection.execute(insert(cases), rows)
+
+    def write(self, steps: list[Step]) -> float:
+        work = [(event_values(s), case_values(s.projection)) for s in steps]
+        begin, ins, upd = self.engine.begin, self.insert_event, self.update_case
+        started = time.perf_counter()
+        for event_row, case_row in work:
+            with begin() as connection:
+                connection.execute(ins, event_row)
+                connection.execute(upd, case_row)
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def run_engine(engine: Engine, steps: list[Step]) -> float:
+    execute = engine.execute
+    commands = [s.command for s in steps]
+    started = time.perf_counter()
+    for command in commands:
+        execute(command)
+    return time.perf_counter() - started
+
+
+@dataclass
+class Pair:
+    backend: str
+    steps: int
+    raw_seconds: float
+    engine_seconds: float
+    same_rows: bool  # the engine stored exactly the rows the raw side wrote
+    immediate_seconds: float | None = None  # raw through make_engine (SQLite: BEGIN IMMEDIATE)
+
+    @property
+    def immediate_rate(self) -> float | None:
+        return None if self.immediate_seconds is None else self.steps / self.immediate_seconds
+
+    @property
+    def raw_rate(self) -> float:
+        return self.steps / self.raw_seconds
+
+    @property
+    def engine_rate(self) -> float:
+        return self.steps / self.engine_seconds
+
+
+def _hashes(engine: SAEngine) -> set[tuple[str, int, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(events.c.case_id, events.c.seq, events.c.hash))
+        return {(str(a), int(b), str(c)) for a, b, c in rows}
+
+
+def measure(backend: str, urls: list[str], runs: list[CaseRun], decider: Decider,
+            rounds: int = 2, log: Callable[[str], None] | None = None,
+            warmup: int = 20) -> Pair:
+    """Raw and engine on fresh stores (URLs already upgraded: raw, engine and, on SQLite, raw
+    through ``make_engine``), ``rounds`` alternations after an untimed warm-up on the first
+    ``warmup`` cases (connections opened, statements compiled, on every side)."""
+    raw = RawWriter(urls[0])
+    immediate = (RawWriter(urls[2], make_engine(urls[2]))
+                 if backend == "sqlite" and len(urls) > 2 else None)
+    writers = [raw] if immediate is None else [raw, immediate]
+    for writer in writers:
+        writer.create_cases(runs)
+    engine = Engine.open(urls[1], decider=decider)
+    seconds = [0.0, 0.0, 0.0]  # raw, engine, raw through make_engine
+    total = 0
+    try:
+        first = stream(runs[:warmup])
+        for writer in writers:
+            writer.write(first)
+        run_engine(engine, first)
+        timed = runs[warmup:]
+        for n in range(rounds):
+            part = stream(timed[n::rounds])
+            total += len(part)
+            jobs: list[tuple[int, Callable[[], float]]] = [
+                (0, partial(raw.write, part)), (1, partial(run_engine, engine, part))]
+            if immediate is not None:
+                jobs.append((2, partial(immediate.write, part)))
+            for slot, job in jobs if n % 2 == 0 else reversed(jobs):
+                seconds[slot] += job()
+            if log is not None:
+                log(f"{backend}: round {n + 1}/{rounds}, {total:,} steps: raw "
+                    f"{total / seconds[0]:,.0f}/s, engine {total / seconds[1]:,.0f}/s")
+        expected = {(s.row.case_id, s.row.seq, s.hash) for r in runs for s in r.steps}
+        same = all(_hashes(e) == expected for e in [engine.store.engine,
+                                                   *(w.engine for w in writers)])
+    finally:
+        for writer in writers:
+            writer.close()
+        engine.store.engine.dispose()
+    if not same:
+        print(f"warning: {backend}: the engine's stored rows differ from the raw side's",
+              file=sys.stderr)
+    return Pair(backend, total, seconds[0], seconds[1], same,
+                seconds[2] if immediate is not None else None)

@@ -1,0 +1,73 @@
+"""Where the time goes: ``python -m tests.bench.hotspots [TOP]`` runs cProfile on the durable
+engine loop (SQLite), on ``audit verify`` and on ``replay`` with the benchmark's workload, and
+prints the TOP (default 10) functions by own time (tottime) for each. Not part of `make bench`
+(profiling slows everything down)."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from persistence.database import make_engine
+from persistence.store import Store
+from tests.bench import durable, replaying, verifying
+from tests.bench.run import templates_of
+from tests.bench.workload import build, stream
+from workflow.audit import verify
+from workflow.decider import Decider
+from workflow.engine import Engine
+from workflow.replay import replay
+
+
+def profiled(title: str, work: Callable[[], object], top: int) -> None:
+    profile = cProfile.Profile()
+    profile.enable()
+    work()
+    profile.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    print(f"\n### {title}: total {stats.total_tt:.2f} s (profiled)\n")
+    stats.sort_stats("tottime").print_stats(top)
+    print("\n".join(line for line in out.getvalue().splitlines()
+                    if line.strip() and not line.lstrip().startswith(("Ordered by", "List red"))))
+
+
+def main(top: int = 10) -> None:
+    decider = Decider()
+    runs = build(decider, 800, seed=1)
+    work = Path(tempfile.mkdtemp(prefix="jiekun-hotspots-"))
+    try:
+        url = f"sqlite:///{work / 'engine.db'}"
+        durable.prepared_store(url)
+        engine = Engine.open(url, decider=decider)
+        steps = stream(runs)
+        profiled(f"Engine.execute, SQLite, {len(steps):,} transitions",
+                 lambda: durable.run_engine(engine, steps), top)
+        engine.store.engine.dispose()
+
+        url = f"sqlite:///{work / 'audit.db'}"
+        durable.prepared_store(url)
+        written = verifying.build_store(url, templates_of(runs), 100_000)
+        store = Store(make_engine(url))
+
+        def verify_all() -> None:
+            with store.reading() as connection:
+                assert verify(connection, decider).ok
+
+        profiled(f"audit verify, {written:,} events", verify_all, top)
+        store.engine.dispose()
+
+        lines = replaying.history(runs)
+        profiled(f"replay, {len(lines):,} events", lambda: replay(lines, decider), top)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)

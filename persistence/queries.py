@@ -122,3 +122,14 @@ def purged_cases(connection: Connection) -> set[str]:
         events.c.personal_digest.is_not(None)).distinct()
     kept = select(personal_data.c.case_id).distinct()
     return {str(r[0]) for r in connection.execute(with_personal.except_(kept))}
+
+
+def derivations_of(connection: Connection, trigger: str, case_id: str | None = None
+                   ) -> list[tuple[str, str, str]]:
+    """(case id, time, derived JSON) of every event of ``trigger``, in commit order."""
+    query = select(events.c.case_id, events.c.at, events.c.derived).where(
+        events.c.trigger == trigger)
+    if case_id is not None:
+        query = query.where(events.c.case_id == case_id)
+    return [(str(r[0]), str(r[1]), str(r[2]))
+            for r in connection.execute(query.order_by(events.c.position))]

@@ -7,6 +7,7 @@ path as CONTRACT.md writes it (``household.members[1].annual_income``). Amounts 
 
 from __future__ import annotations
 
+import contextlib
 import typing
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -195,12 +196,50 @@ def validate_application(data: object, on: date | None = None) -> Application:
     """
     application, problems = validate_model(Application, data, "")
     if application is None:
-        raise InvalidApplication(problems)
+        reported = {p.path for p in problems}
+        extra = _raw_cross_field_problems(data, on)
+        raise InvalidApplication(problems + [p for p in extra if p.path not in reported])
     problems = household_problems(application.household, application.accident)
-    born = birth_date(application.applicant.id_number)
-    if on is not None and born > on:
-        problems.append(FieldProblem(
-            "applicant.id_number", f"the birth date {born.isoformat()} is after {on.isoformat()}"))
+    problems += _birth_problem(application.applicant.id_number, on)
     if problems:
         raise InvalidApplication(problems)
     return application
+
+
+def _birth_problem(id_number: str, on: date | None) -> list[FieldProblem]:
+    born = birth_date(id_number)
+    if on is not None and born > on:
+        return [FieldProblem("applicant.id_number",
+                             f"the birth date {born.isoformat()} is after {on.isoformat()}")]
+    return []
+
+
+def _raw_cross_field_problems(data: object, on: date | None) -> list[FieldProblem]:
+    """The cross-field checks, on whatever parts of an invalid application are readable, so
+    that every problem is listed at once."""
+    if not isinstance(data, Mapping):
+        return []
+    problems: list[FieldProblem] = []
+    household, accident = data.get("household"), data.get("accident")
+    members = household.get("members") if isinstance(household, Mapping) else None
+    rows = [m for m in members if isinstance(m, Mapping)] if isinstance(members, list) else []
+    # Only where the parts compared are themselves valid: a missing name or an unknown
+    # relation is already reported, and must not be reported again as a consequence.
+    if rows and len(rows) == len(members or []):
+        relations = [m.get("relation") for m in rows]
+        selves = relations.count("self")
+        if selves != 1 and all(r in typing.get_args(Relation) for r in relations):
+            problems.append(FieldProblem("household.members", f"exactly one member with "
+                                                              f"relation self, found {selves}"))
+        names = [m.get("name") for m in rows]
+        if (isinstance(accident, Mapping) and all(isinstance(n, str) and n for n in names)
+                and isinstance(accident.get("member"), str)
+                and accident.get("member") not in names):
+            problems.append(FieldProblem("accident.member", f"{accident.get('member')!r} is "
+                                                            "not a member of the household"))
+    applicant = data.get("applicant")
+    id_number = applicant.get("id_number") if isinstance(applicant, Mapping) else None
+    if isinstance(id_number, str) and not isinstance(id_number, NumberLiteral):
+        with contextlib.suppress(ValueError):  # an invalid id is reported by its field check
+            problems += _birth_problem(normalize_id(id_number), on)
+    return problems

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from policies.errors import FieldProblem, InvalidInput
-from policies.money import NumberLiteral
+from policies.money import IntLiteral, NumberLiteral
 
 
 def _reject_constant(name: str) -> Any:
@@ -17,7 +17,8 @@ def _reject_constant(name: str) -> Any:
 def loads(text: str | bytes, what: str = "JSON") -> Any:
     """Parse JSON; InvalidInput (naming line and column) when it is not JSON."""
     try:
-        return json.loads(text, parse_float=NumberLiteral, parse_constant=_reject_constant)
+        return json.loads(text, parse_float=NumberLiteral, parse_int=IntLiteral,
+                          parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno} column {error.colno}"
         raise InvalidInput(what, [FieldProblem("", f"not JSON: {error.msg} at {where}")]) from None

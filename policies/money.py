@@ -22,6 +22,17 @@ class NumberLiteral(str):
     __slots__ = ()
 
 
+class IntLiteral(int):
+    """A JSON integer that remembers how it was written (``-0`` is a sign, not zero)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> IntLiteral:
+        value = super().__new__(cls, text)
+        value.text = text
+        return value
+
+
 def _shortest_form(literal: str) -> str | None:
     """A JSON number literal as its shortest decimal form, or None when it has an exponent."""
     if "e" in literal or "E" in literal:
@@ -36,7 +47,9 @@ def parse_amount(value: object) -> Decimal:
     """The amount as a Decimal; ValueError with a reason for anything CONTRACT.md refuses."""
     if isinstance(value, bool):
         raise ValueError("an amount cannot be a boolean")
-    if isinstance(value, int):
+    if isinstance(value, IntLiteral):
+        text = value.text
+    elif isinstance(value, int):
         text = str(value)
     elif isinstance(value, NumberLiteral):
         shortest = _shortest_form(value)

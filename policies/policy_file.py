@@ -19,6 +19,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from policies.aid_tables import AidPolicy
 from policies.application import problems_of
 from policies.errors import InvalidPolicyFile, PolicyNotInForce
 
@@ -98,6 +99,7 @@ class Policy(_Strict):
     durations: Durations
     retention: Retention
     calendar: CalendarData
+    aid: AidPolicy = AidPolicy()
     assumptions: dict[str, str] = {}
     file: str = ""
 

@@ -71,8 +71,9 @@ _NEW_HOUSEHOLD = (
 
 def _t(name: str, zh: str, en: str, actors: tuple[ActorRule, ...], *routes: Route,
        payload: tuple[PayloadField, ...] = (), effects: tuple[Effect, ...] = (),
-       cites: tuple[str, ...] = ()) -> TriggerDef:
-    return TriggerDef(name, Label(zh, en), actors, routes, payload, effects, cites)
+       cites: tuple[str, ...] = (), refused_elsewhere_by: str | None = None) -> TriggerDef:
+    return TriggerDef(name, Label(zh, en), actors, routes, payload, effects, cites,
+                      refused_elsewhere_by)
 
 
 def _r(source: str | None, dest: str | None, *guards: str, branch: Branch | None = None,
@@ -177,6 +178,17 @@ TRIGGERS = (
        effects=(Effect.RECORD_VERIFICATION,)),
     _t("exit_publicity_ended", "退出公示期满（公告退出）", "exit publicity ended", (_SYSTEM,),
        _r("exit_publicity", "exited", "R-PUBLICITY-ELAPSED", "E-OBJECTION")),
+    _t("grant_aid", "发放帮扶", "grant aid", (_FED,),
+       *(_r(s, None, "R-AID-STATE", "R-AID-TIER", "R-MEDICAL-CAP", "R-NO-ARBITRARY-CUT")
+         for s in ("archived", "phase_out")),
+       payload=(PayloadField("item", FieldType.AID_ITEM),
+                PayloadField("tier", FieldType.TEXT, required=False),
+                PayloadField("amount", FieldType.AMOUNT, required=False),
+                PayloadField("period", FieldType.PERIOD),
+                PayloadField("note", FieldType.TEXT, required=False),
+                PayloadField("self_paid_medical_total", FieldType.AMOUNT, required=False,
+                             personal=True)),
+       effects=(Effect.RECORD_AID,), refused_elsewhere_by="R-AID-STATE"),
     _t("retention_expired", "保管期满销毁", "retention expired", (_SYSTEM,),
        *(_r(s, "purged", "R-RETENTION")
          for s in ("exited", "cancelled", "rejected", "withdrawn")),

@@ -57,6 +57,9 @@ class FieldType(StrEnum):
     HOUSEHOLD = "household"  # the schema of application.household
     ACCIDENT = "accident"  # the schema of application.accident, null allowed
     MONTHS = "months"  # an integer >= 1 (the upper bound is a rule, R-PHASEOUT-MAX)
+    AID_ITEM = "aid_item"  # living, education, medical, training, job_referral, legal_aid
+    AMOUNT = "amount"  # money as CONTRACT.md §1 writes it
+    PERIOD = "period"  # YYYY or YYYY-MM
     CANCEL_REASON = "cancel_reason"  # false_information, deceased, moved_out, other
 
 
@@ -75,6 +78,7 @@ class Effect(StrEnum):
     RECORD_VERIFICATION = "record_verification"
     REMEMBER_ORIGIN = "remember_origin"
     DESTROY_PERSONAL_DATA = "destroy_personal_data"
+    RECORD_AID = "record_aid"
 
 
 class LengthUnit(StrEnum):
@@ -144,6 +148,9 @@ class TriggerDef:
     payload: tuple[PayloadField, ...] = ()
     effects: tuple[Effect, ...] = ()  # on every route
     cites: tuple[str, ...] = ()  # rule ids the trigger implements besides its guards
+    # Outside its routes' sources the trigger is refused by this rule, not as E-TRANSITION
+    # (grant_aid: "accepted in every state, its first guard R-AID-STATE").
+    refused_elsewhere_by: str | None = None
 
     @property
     def sources(self) -> tuple[str | None, ...]:

@@ -52,6 +52,9 @@ def validate_lifecycle(lifecycle: Lifecycle, known_rule_ids: frozenset[str] | No
         if known_rule_ids is not None:
             problems += [f"{trigger.name}: unknown cited rule {c!r}"
                          for c in trigger.cites if c not in known_rule_ids]
+        if (known_rule_ids is not None and trigger.refused_elsewhere_by is not None
+                and trigger.refused_elsewhere_by not in known_rule_ids):
+            problems.append(f"{trigger.name}: unknown rule {trigger.refused_elsewhere_by!r}")
         if not trigger.actors:
             problems.append(f"{trigger.name}: no actor may fire it")
         sources = [r.source for r in trigger.routes]

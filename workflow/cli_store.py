@@ -19,6 +19,8 @@ from policies.authorization import Actor
 from policies.errors import FieldProblem, InvalidInput, JiekunError, PolicyNotInForce
 from policies.json_input import loads
 from workflow import render_text
+from workflow.aid_report import aid_report
+from workflow.aid_report import render_text as render_aid
 from workflow.audit import verify
 from workflow.cli_common import (
     EXIT_INVALID,
@@ -288,3 +290,21 @@ def simulate_policy_command(as_of: Any, db_url: str, fmt: str, policy_file: str 
     except PolicyNotInForce as error:
         _fail(fmt, EXIT_POLICY, error)
     _emit(fmt, report.as_json(), render_simulation)
+
+
+@main.group()
+def aid() -> None:
+    """Classified aid (§2 of the notice)."""
+
+
+@aid.command("report")
+@click.option("--year", default=None, help="calendar year, e.g. 2025")
+@click.option("--body", default=None, help="reviewing body")
+@click.option("--case", "case_id", default=None)
+@db_option
+@common
+def aid_report_command(year: str | None, body: str | None, case_id: str | None, db_url: str,
+                       fmt: str, policy_file: str | None) -> None:
+    """Aid granted: totals per item, category and reviewing body."""
+    engine = _engine(db_url, policy_file, fmt)
+    _emit(fmt, aid_report(engine, year, body, case_id), render_aid)

@@ -10,8 +10,10 @@ whose fold (``apply``) is the new case.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+from policies.aid_tables import PAID_ITEMS
 from policies.application import Application
 from policies.authorization import Actor, Parties, authorize
 from policies.calendar import WorkingCalendar
@@ -20,6 +22,7 @@ from policies.errors import (
     FieldProblem,
     GuardFailed,
     InvalidPayload,
+    JiekunError,
     ObjectionProblem,
     TransitionNotAllowed,
 )
@@ -59,6 +62,19 @@ def _stale_accident(case: CaseState, payload: Mapping[str, Any]) -> list[FieldPr
         return []
     return [FieldProblem("data.accident", f"required: the case's accident names "
                          f"{accident.member!r}, who is not in the new household")]
+
+
+def _aid_payload(payload: Mapping[str, Any]) -> list[FieldProblem]:
+    item = payload["item"]
+    if item in PAID_ITEMS:
+        problems = [FieldProblem(f"data.{f}", f"required for {item} aid")
+                    for f in ("tier", "amount") if f not in payload]
+        if item != "medical" and "self_paid_medical_total" in payload:
+            problems.append(FieldProblem("data.self_paid_medical_total",
+                                         "declared with medical aid only"))
+        return problems
+    return [FieldProblem(f"data.{f}", f"{item} is not paid in money")
+            for f in ("amount", "tier", "self_paid_medical_total") if f in payload]
 
 
 class _NoCases:
@@ -101,6 +117,7 @@ class Decider:
                 problems.append(FieldProblem("data.grassroots_union", "an amendment cannot "
                                              "change the union that received the application"))
         problems += _stale_accident(case, payload)
+        problems += _aid_payload(payload) if command.trigger == "grant_aid" else []
         if problems:
             raise InvalidPayload(command.trigger, problems)
         return payload
@@ -111,7 +128,7 @@ class Decider:
         case = case or CaseState(command.case_id)
         state = case.state
         if command.trigger not in self.allowed_triggers(state):
-            raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+            raise self._not_here(case, command)
         trigger = self.lifecycle.trigger(command.trigger)
         parties = case.parties if state is not None else _submission_parties(command.data)
         authorize(trigger.name, trigger.actors, state, command.actor, parties)
@@ -129,6 +146,16 @@ class Decider:
             actor=command.actor.as_json(), data=self._recorded(command, payload),
             policy_id=self.policy.id, policy_hash=self.policy.content_hash, derived=derived,
         )
+
+    def _not_here(self, case: CaseState, command: Command) -> JiekunError:
+        """E-TRANSITION, or the rule a trigger names for the states it is refused in."""
+        state = case.state
+        trigger = self.lifecycle.trigger_index.get(command.trigger)
+        rule_id = trigger.refused_elsewhere_by if trigger is not None else None
+        if rule_id is None or state is None:
+            return TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+        decision = Decision(case, command, {}, self.policy, self.calendar, _NoCases(), state)
+        return GuardFailed(command.trigger, [GUARDS[rule_id](decision)])
 
     def _refusal(self, subject: Subject, state: str | None, trigger: str) -> Exception:
         if subject.failure is not None:
@@ -150,7 +177,11 @@ class Decider:
         recorded: dict[str, Any] = {}
         for name, value in payload.items():
             dump = getattr(value, "model_dump", None)
-            recorded[name] = dump(mode="json") if dump is not None else value
+            if dump is not None:
+                value = dump(mode="json")
+            elif isinstance(value, Decimal):
+                value = str(value)
+            recorded[name] = value
         return recorded
 
     def decide_recorded(self, case: CaseState | None, command: Command,

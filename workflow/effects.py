@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from policies.application import Accident, Application, Household
@@ -15,7 +16,8 @@ from policies.deadlines import months_due, publicity_elapsed_at, years_due
 from policies.errors import PolicyNotInForce
 from states import Effect, Lifecycle, TimerKind
 from workflow.context import Decision
-from workflow.records import CaseState, Derived, Event, Timer
+from workflow.guards import aid_rank
+from workflow.records import AidRecord, CaseState, Derived, Event, Timer
 
 
 def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,
@@ -73,13 +75,42 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
         timer = lifecycle.timer_for_state(dest)
         timers = () if timer is None else (
             _start_timer(d, timer.kind, dest, category, phase_out_end, exited_at),)
+    aid = _aid_record(d, category, body) if Effect.RECORD_AID in effects else None
+    changed = (category != case.category if Effect.ASSESS in effects
+               and d.source in ("under_recheck", "re_entered") else None)
     union = case.grassroots_union
     application = d.application
     if Effect.SET_GRASSROOTS_UNION in effects and application is not None:
         union = application.grassroots_union
     return Derived(state=dest, grassroots_union=union, category=category, reviewing_body=body,
                    timers=_rearmed(d, timers), archive_number=archive_number,
-                   phase_out_end=phase_out_end, exited_at=exited_at)
+                   phase_out_end=phase_out_end, exited_at=exited_at, aid=aid,
+                   category_changed=changed)
+
+
+def _aid_record(d: Decision, category: str | None, body: str | None) -> AidRecord:
+    p = d.payload
+    return AidRecord(item=str(p["item"]), tier=p.get("tier"), rank=aid_rank(d),
+                     amount=p.get("amount"), year=str(p["period"])[:4], category=category,
+                     reviewing_body=body)
+
+
+def _aid_changes(case: CaseState, event: Event) -> dict[str, Any]:
+    """The fold of a grant: the item's last tier, the year's medical totals."""
+    aid = event.derived.aid
+    if aid is None:
+        return {}
+    changes: dict[str, Any] = {}
+    if aid.rank is not None:
+        changes["aid_ranks"] = {**case.aid_ranks, aid.item: aid.rank}
+    if aid.item == "medical":
+        granted = case.medical_granted.get(aid.year, Decimal(0)) + (aid.amount or Decimal(0))
+        changes["medical_granted"] = {**case.medical_granted, aid.year: granted}
+        declared = event.data.get("self_paid_medical_total")
+        if declared is not None:
+            changes["medical_declared"] = {**case.medical_declared,
+                                           aid.year: Decimal(str(declared))}
+    return changes
 
 
 def _bookkeeping(case: CaseState, event: Event, effects: tuple[Effect, ...],
@@ -138,6 +169,11 @@ def apply(lifecycle: Lifecycle, case: CaseState, event: Event) -> CaseState:
     entered = derived.state != case.state
     application = _application_after(case, event, effects)
     changes = _bookkeeping(case, event, effects, entered)
+    changes.update(_aid_changes(case, event))
+    if derived.category_changed is not None:
+        changes["category_changed_at_last_recheck"] = derived.category_changed
+    if Effect.DESTROY_PERSONAL_DATA in effects:
+        changes["medical_declared"] = {}
     return case.evolve(
         grassroots_union=derived.grassroots_union,
         state=derived.state, version=event.seq, application=application,

@@ -108,6 +108,9 @@ class Engine:
             key = command.idempotency_key
             if key is not None:
                 done = uow.event_by_key(key)
+                if done is not None and claim is not None:  # the timer fired already
+                    raise TimerGone(f"the timer of {claim.case_id} armed by event "
+                                    f"{claim.armed_seq} fired already (event {done[1]})")
                 if done is not None:
                     return self._repeated(uow, command, done)
             if claim is not None and not uow.claim_timer(claim.case_id, claim.armed_seq):

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 
+from policies.aid import aid_state, aid_tier, find_table, medical_cap, no_arbitrary_cut
+from policies.aid_tables import TierTable
 from policies.deadlines import publicity_elapsed_at
 from policies.eligibility import eligible_result, out_of_hardship_result
 from policies.results import RuleResult
@@ -132,7 +135,52 @@ def exit_refusal(d: Decision) -> RuleResult:
                    verified=",".join(sorted(done)))
 
 
+def aid_table(d: Decision) -> TierTable | None:
+    application = d.case.application
+    cause = (application.accident.kind if application is not None and application.accident
+             is not None and d.case.category == "accident" else None)
+    return find_table(d.policy, str(d.payload["item"]), d.case.category, d.case.reviewing_body,
+                      cause)
+
+
+def aid_rank(d: Decision) -> int | None:
+    table = aid_table(d)
+    tier = d.payload.get("tier")
+    return None if table is None or tier is None else table.rank(str(tier))
+
+
+def aid_state_guard(d: Decision) -> RuleResult:
+    return aid_state(d.case.state)
+
+
+def aid_tier_guard(d: Decision) -> RuleResult:
+    p = d.payload
+    return aid_tier(d.policy, str(p["item"]), p.get("tier"), p.get("amount"), aid_table(d),
+                    d.case.category, d.case.reviewing_body)
+
+
+def medical_cap_guard(d: Decision) -> RuleResult:
+    p = d.payload
+    if p["item"] != "medical":
+        return RuleResult("R-MEDICAL-CAP", True, rule("R-MEDICAL-CAP").citation,
+                          "非医疗救助", "not medical aid")
+    year = str(p["period"])[:4]
+    declared = p.get("self_paid_medical_total", d.case.medical_declared.get(year))
+    granted = d.case.medical_granted.get(year, Decimal(0))
+    return medical_cap(year, granted, p.get("amount") or Decimal(0), declared)
+
+
+def no_cut_guard(d: Decision) -> RuleResult:
+    item = str(d.payload["item"])
+    return no_arbitrary_cut(item, d.case.aid_ranks.get(item), aid_rank(d),
+                            d.case.category_changed_at_last_recheck)
+
+
 GUARDS: dict[str, Guard] = {
+    "R-AID-STATE": aid_state_guard,
+    "R-AID-TIER": aid_tier_guard,
+    "R-MEDICAL-CAP": medical_cap_guard,
+    "R-NO-ARBITRARY-CUT": no_cut_guard,
     "R-ONE-OPEN-CASE": one_open_case,
     "R-ELIGIBLE": eligible,
     "R-OUT-OF-HARDSHIP": out_of_hardship,

@@ -5,10 +5,12 @@ Unknown keys are an error, like in the application: a typo must not pass silentl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from policies.aid_tables import AID_ITEMS
 from policies.application import (
     Accident,
     Household,
@@ -17,10 +19,11 @@ from policies.application import (
     validate_model,
 )
 from policies.errors import FieldProblem, InvalidApplication, InvalidPayload
-from policies.money import NumberLiteral
+from policies.money import NumberLiteral, parse_amount
 from states import FieldType, TriggerDef
 
 CANCEL_REASONS = ("false_information", "deceased", "moved_out", "other")
+_PERIOD = re.compile(r"(19|20)[0-9]{2}(-(0[1-9]|1[0-2]))?")
 
 Validator = Callable[[str, object, date], tuple[object, list[FieldProblem]]]
 
@@ -61,7 +64,30 @@ def _cancel_reason(name: str, value: object, on: date) -> tuple[object, list[Fie
     return value, []
 
 
+def _aid_item(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    if value not in AID_ITEMS:
+        return None, [FieldProblem(name, f"must be one of {', '.join(AID_ITEMS)}")]
+    return value, []
+
+
+def _amount(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    try:
+        return parse_amount(value), []
+    except ValueError as error:
+        return None, [FieldProblem(name, str(error))]
+
+
+def _period(name: str, value: object, on: date) -> tuple[object, list[FieldProblem]]:
+    if not isinstance(value, str) or isinstance(value, NumberLiteral) or not _PERIOD.fullmatch(
+            value):
+        return None, [FieldProblem(name, "must be a year YYYY or a month YYYY-MM")]
+    return value, []
+
+
 VALIDATORS: dict[FieldType, Validator] = {
+    FieldType.AID_ITEM: _aid_item,
+    FieldType.AMOUNT: _amount,
+    FieldType.PERIOD: _period,
     FieldType.TEXT: _text,
     FieldType.APPLICATION: _application,
     FieldType.HOUSEHOLD: _household,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -32,6 +33,20 @@ class Timer(BaseModel):
     due: datetime | None
 
 
+class AidRecord(BaseModel):
+    """A grant of aid as decided: what the reports add up and the next grants compare with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: str
+    tier: str | None
+    rank: int | None  # 0 = the highest tier of its table
+    amount: Decimal | None
+    year: str
+    category: str | None
+    reviewing_body: str | None
+
+
 class Derived(BaseModel):
     """What the engine derived when it decided an event, recorded with it."""
 
@@ -45,6 +60,8 @@ class Derived(BaseModel):
     archive_number: str | None = None
     phase_out_end: datetime | None = None
     exited_at: datetime | None = None
+    aid: AidRecord | None = None
+    category_changed: bool | None = None  # set by a re-assessment at a re-check
 
 
 class Event(BaseModel):
@@ -101,6 +118,10 @@ class CaseState:
     exited_at: datetime | None = None
     entered_at: datetime | None = None
     last_at: datetime | None = None
+    category_changed_at_last_recheck: bool = False
+    aid_ranks: dict[str, int] = field(default_factory=dict)  # item → rank of the last grant
+    medical_granted: dict[str, Decimal] = field(default_factory=dict)  # year → total granted
+    medical_declared: dict[str, Decimal] = field(default_factory=dict)  # year → self-paid
 
     @property
     def parties(self) -> Parties:

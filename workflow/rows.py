@@ -77,8 +77,11 @@ def projection(case: CaseState, head_hash: str, updated_at: str) -> ProjectionRo
 
 
 def timer_row(before: CaseState, after: CaseState) -> TimerRow | None:
-    """The timer row when the transition changed it, else None (nothing to write)."""
-    if before.timers == after.timers:
+    """The timer row when the transition changed it, else None (nothing to write). Closing
+    the last open objection rewrites it as pending: a timer blocked by that objection fires
+    at the next run, whatever the dismissal's time."""
+    settled = bool(before.objections_open) and not after.objections_open and bool(after.timers)
+    if before.timers == after.timers and not settled:
         return None
     if not after.timers:
         old = before.timers[0]

@@ -1,0 +1,87 @@
+"""Tier tables of classified aid (§2 of the notice), as policy data.
+
+Living and education tiers are one table for the city (锡工发〔2021〕22号); medical tiers are
+set by each district federation (医疗救助标准由各区总工会制定): one table per reviewing body.
+A table lists its tiers in order, the first the highest. The shipped policy has the structure
+and no amounts: jiekun never invents official amounts; an operator adds them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+AidItem = Literal["living", "education", "medical", "training", "job_referral", "legal_aid"]
+AID_ITEMS: tuple[str, ...] = ("living", "education", "medical", "training", "job_referral",
+                              "legal_aid")
+PAID_ITEMS: tuple[str, ...] = ("living", "education", "medical")
+ITEM_LABELS = {"living": "生活救助", "education": "子女助学", "medical": "医疗救助",
+               "training": "职业培训", "job_referral": "职业介绍", "legal_aid": "法律援助"}
+
+
+def _text_amount(value: object) -> object:
+    if isinstance(value, float | bool):
+        raise ValueError('write amounts as strings, e.g. "800"')
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_text_amount), Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(_Strict):
+    id: str = Field(min_length=1)
+    min: Money
+    max: Money
+
+    @model_validator(mode="after")
+    def _range(self) -> Tier:
+        if self.min > self.max:
+            raise ValueError(f"tier {self.id}: min is above max")
+        return self
+
+
+class TierTable(_Strict):
+    item: AidItem
+    category: Literal["deep", "relative", "accident"]
+    cause: str | None = None  # e.g. an accident kind, where the operator distinguishes causes
+    body: str | None = None  # medical tables: the reviewing body whose table it is
+    illustrative: bool = False  # demo data, not official amounts
+    source: str = ""
+    tiers: list[Tier] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> TierTable:
+        if self.item == "medical" and self.body is None:
+            raise ValueError("a medical table belongs to one reviewing body: set body")
+        if self.item in ("living", "education") and self.body is not None:
+            raise ValueError(f"the {self.item} table is one for the city: no body")
+        if self.item not in PAID_ITEMS:
+            raise ValueError(f"{self.item} is not paid in tiers")
+        ids = [t.id for t in self.tiers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("tier ids must be unique within a table")
+        return self
+
+    def rank(self, tier_id: str) -> int | None:
+        """0 for the highest tier."""
+        return next((i for i, t in enumerate(self.tiers) if t.id == tier_id), None)
+
+
+class AidPolicy(_Strict):
+    tables: list[TierTable] = []
+
+    def table(self, item: str, category: str, body: str | None,
+              cause: str | None = None) -> TierTable | None:
+        """The table for a grant: a cause-specific one first, then the general one."""
+        candidates = [t for t in self.tables if t.item == item and t.category == category
+                      and (item != "medical" or t.body == body)]
+        specific = [t for t in candidates if cause is not None and t.cause == cause]
+        general = [t for t in candidates if t.cause is None]
+        found = specific or general
+        return found[0] if found else None

@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import click
 
 from diagrams import case_path_diagram, lifecycle_diagram, render
 from persistence.database import make_engine, upgrade
+from policies.aid_merge import with_tier_tables
 from policies.authorization import Actor
+from workflow.aid_report import aid_report
 from workflow.audit import verify
 from workflow.cli_common import _policy, main
 from workflow.cli_diagram import path_steps
@@ -24,6 +27,8 @@ from workflow.engine import Engine
 from workflow.transfer import export_lines
 
 AUDITOR = Actor("auditor")
+ILLUSTRATIVE_TIERS = Path(__file__).parents[1] / "policies" / "data" / (
+    "illustrative-aid-tiers.toml")
 
 
 def _summary(engine: Engine, stats: DemoStats, seconds: float) -> dict[str, Any]:
@@ -38,6 +43,15 @@ def _summary(engine: Engine, stats: DemoStats, seconds: float) -> dict[str, Any]
         "timers_fired": dict(stats.timers_fired.most_common()),
         "refusals_by_rule": dict(stats.refusals.most_common()),
     }
+
+
+def _per_item(report: dict[str, Any]) -> dict[str, int]:
+    amounts: dict[str, Decimal] = {}
+    grants: Counter[str] = Counter()
+    for line in report["lines"]:
+        amounts[line["item"]] = amounts.get(line["item"], Decimal(0)) + Decimal(line["amount"])
+        grants[line["item"]] += line["grants"]
+    return {f"{item} ({grants[item]} grants)": int(total) for item, total in amounts.items()}
 
 
 def _table(title: str, counts: dict[str, int]) -> str:
@@ -80,8 +94,11 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
     out.mkdir(parents=True)
     url = f"sqlite:///{out / 'jiekun.db'}"
     upgrade(make_engine(url))
-    engine = Engine.open(url, decider=Decider(_policy(policy_file, "text")))
-    policy = engine.decider.policy
+    # Aid needs tier tables; the shipped policy has none (no official amounts are invented),
+    # so the demo adds illustrative ones under a policy id that says so.
+    policy = with_tier_tables(_policy(policy_file, "text"), ILLUSTRATIVE_TIERS,
+                              "+illustrative-aid")
+    engine = Engine.open(url, decider=Decider(policy))
     load = caseload(households, seed, START.date(), START.date().replace(year=2025, month=12,
                                                                          day=20),
                     policy.living_standard_on(START.date()).amount)
@@ -92,6 +109,7 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
     click.echo("writing diagrams, the exported history and the audit …")
     audit, path_case = _write_outputs(out, engine)
     summary = _summary(engine, stats, time.perf_counter() - started)
+    summary["aid"] = aid_report(engine)
     summary["audit_verify"] = audit
     summary["path_diagram_case"] = path_case
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
@@ -104,6 +122,8 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
         _table("cases per reviewing body", summary["cases_per_reviewing_body"]),
         _table("timers fired", summary["timers_fired"]),
         _table("refusals by rule id", summary["refusals_by_rule"]),
+        _table("aid granted per item, yuan (ILLUSTRATIVE tier tables, not official amounts)",
+               _per_item(summary["aid"])),
         f"audit verify: {'passed' if audit['ok'] else 'FAILED'} ({audit['cases']} cases, "
         f"{audit['events']} events)",
         f"written to {out}/: jiekun.db, history.jsonl, lifecycle-zh.svg, lifecycle-en.svg, "

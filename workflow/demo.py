@@ -44,6 +44,7 @@ class Tracked:
     came_from: str | None = None
     relapsed: bool = False
     last_trigger: str = ""
+    grant_rank: int = 0
 
 
 @dataclass
@@ -202,7 +203,36 @@ def _upper(s: Simulation, c: Tracked, at: datetime) -> None:
                     {"reason": "复核不符合认定标准"})
 
 
+def _grant(s: Simulation, c: Tracked, at: datetime) -> None:
+    """Aid by the illustrative tier tables: living aid at the case's tier, sometimes medical
+    or education aid, and now and then a cut the rules refuse."""
+    category = s.engine.stored_case(c.household.case_id)
+    if category is None or category.category is None:
+        return
+    table = s.engine.decider.policy.aid.table("living", category.category, None)
+    if table is None:
+        return
+    rank = min(c.grant_rank, len(table.tiers) - 1)
+    if c.rng.random() < 0.05 and rank + 1 < len(table.tiers):
+        rank += 1  # an arbitrary cut: R-NO-ARBITRARY-CUT refuses it unless the category moved
+    tier = table.tiers[rank]
+    period = f"{at:%Y-%m}"
+    if s._fire(c, "grant_aid", s.federation(c), at, {
+            "item": "living", "tier": tier.id, "amount": str(tier.min), "period": period}):
+        c.grant_rank = rank
+    if c.rng.random() < 0.2:
+        paid = Decimal(c.rng.randint(2_000, 30_000))
+        s._fire(c, "grant_aid", s.federation(c), at + timedelta(minutes=10), {
+            "item": "medical", "tier": "2", "amount": str(min(paid, Decimal(8000))),
+            "period": period, "self_paid_medical_total": str(paid)})
+    if c.rng.random() < 0.1:
+        s._fire(c, "grant_aid", s.federation(c), at + timedelta(minutes=20),
+                {"item": c.rng.choice(("training", "job_referral", "legal_aid")),
+                 "period": period})
+
+
 def _archived(s: Simulation, c: Tracked, at: datetime) -> None:
+    _plan(s, c, at, 5, 25, _grant)
     roll = c.rng.random()
     if roll < 0.01:
         _plan(s, c, at, 30, 300, lambda s2, c2, t: s2._fire(

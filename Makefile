@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup debian test lint fmt demo diagrams bench clean
+.PHONY: setup debian test lint fmt demo diagrams docs bench clean
 
 setup: debian $(STAMP)
 
@@ -43,6 +43,10 @@ demo: setup
 # stdout, progress on stderr (tests/bench/run.py; ~5 minutes on 2 cores). Not part of `make test`.
 bench: setup
 	@$(BIN)/python -m tests.bench.run
+
+# The lifecycle document, generated from the definition (a test checks it is current).
+docs: setup
+	$(BIN)/python -m states.document > states/LIFECYCLE.md
 
 # The diagrams the README shows, drawn from the definition the engine runs (a test checks
 # that the committed DOT sources are current).

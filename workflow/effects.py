@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from policies.application import Accident, Application, Household
-from policies.deadlines import months_due, publicity_elapsed_at, years_due
+from policies.deadlines import local_date, months_due, publicity_elapsed_at, years_due
 from policies.errors import PolicyNotInForce
 from states import Effect, Lifecycle, TimerKind
 from workflow.context import Decision
@@ -69,7 +69,7 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
         exited_at = None  # re-entered from exit: a new application, a new closing later
     archive_number = case.archive_number
     if Effect.ISSUE_ARCHIVE in effects:
-        archive_number = f"WX-{body}-{at.strftime('%Y%m%d')}-{case.case_id}"
+        archive_number = f"WX-{body}-{local_date(at):%Y%m%d}-{case.case_id}"
     timers = case.timers
     if dest != case.state:
         timer = lifecycle.timer_for_state(dest)

@@ -70,11 +70,14 @@ class TimerFirer:
             last = page[-1]
             after = (utc_text(last.due), last.case_id)
 
-    def fire_due(self, clock: Clock, on_fire: Callable[[Firing], None] | None = None
-                 ) -> list[Firing]:
-        """Fire every timer due now, in due order (the real clock: ``at`` is now)."""
+    def fire_due(self, clock: Clock, on_fire: Callable[[Firing], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> list[Firing]:
+        """Fire every timer due now, in due order (the real clock: ``at`` is now); ``stop``
+        ends it early, between two firings."""
         done = []
         for timer in self._due(clock.now()):
+            if stop is not None and stop():
+                break
             firing = self.fire(timer, clock.now())
             done.append(firing)
             if on_fire is not None:

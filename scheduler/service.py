@@ -44,6 +44,7 @@ class SchedulerService:
         self.heartbeat = heartbeat
         self.on_fire = on_fire
         self._tick_lock = threading.Lock()
+        self._stopping = threading.Event()
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = kind(
             timezone=SHANGHAI, job_defaults=JOB_DEFAULTS,
@@ -56,13 +57,21 @@ class SchedulerService:
         self.scheduler.start()
 
     def stop(self) -> None:
+        """Stop after the firing in progress (each firing is all-or-nothing). APScheduler's
+        ``shutdown(wait=True)`` would wait for a running tick while holding the job-store lock
+        that the tick's last step (scheduling its wake-up) needs: a deadlock. So: shut down
+        without waiting, then wait for the tick here."""
+        self._stopping.set()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
+        with self._tick_lock:
+            pass
 
     def tick(self) -> list[Firing]:
         with self._tick_lock:
-            fired = self.firer.fire_due(self.clock, self.on_fire)
-            self._wake_at_next_due()
+            fired = self.firer.fire_due(self.clock, self.on_fire, self._stopping.is_set)
+            if not self._stopping.is_set():
+                self._wake_at_next_due()
         return fired
 
     def _wake_at_next_due(self) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from store_cases import deep_application, union
+from store_cases import deep_application, union, worker
 
 from persistence.chain import from_utc_text
 from persistence.database import make_engine, upgrade
@@ -195,6 +195,52 @@ def test_killed_scheduler_restarts_and_fires_each_timer_once(
     assert all(" fired" in line for line in lines)
     with engine.store.reading() as connection:
         assert {r.status for r in connection.execute(select(timers.c.status))} == {"void"}
+    audit_ok(engine)
+
+
+def test_sigterm_during_a_backlog_stops_cleanly_and_a_restart_fires_the_rest(
+        tmp_path: Path, open_engine: Callable[[str], Engine],
+        processes: list[subprocess.Popen[bytes]]) -> None:
+    """`scheduler run` stops cleanly on SIGTERM (as on Ctrl-C) while it is firing a backlog
+    and other timers are pending for later (here a withdrawn case's retention, due 2034):
+    it exits 0 soon, between two firings; the next run fires the rest, each once."""
+    count = 300
+    path = tmp_path / "sigterm.db"
+    url = f"sqlite:///{path}"
+    made = make_engine(url)
+    upgrade(made)
+    made.dispose()
+    engine = open_engine(url)
+    due = make_due_cases(engine, count, "G")
+    later = FIRST_DAY - timedelta(days=1)
+    engine.submit("LATER", deep_application(resident(count)), union(), later)
+    engine.fire("LATER", "withdraw", worker(resident(count)), later)
+
+    def fired_count() -> int:
+        with sqlite3.connect(path, timeout=30) as raw:
+            return int(raw.execute("SELECT count(*) FROM events WHERE trigger = "
+                                   "'unit_publicity_ended'").fetchone()[0])
+
+    run = cli("scheduler", "run", "--db", url, "--heartbeat", "1")
+    first = start(processes, run, tmp_path / "t1.out", tmp_path / "t1.err")
+    wait_for(lambda: fired_count() >= 20 or first.poll() is not None, 30, "the first firings")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(15) == 0
+    assert "scheduler stopped" in (tmp_path / "t1.err").read_text()
+    stopped_at = fired_count()
+    assert stopped_at < count, "it went on firing the whole backlog after SIGTERM"
+    audit_ok(engine)
+
+    second = start(processes, run, tmp_path / "t2.out", tmp_path / "t2.err")
+    wait_for(lambda: fired_count() >= count or second.poll() is not None, 40, "the rest")
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(15) == 0
+    fired = fired_by_position(engine)
+    assert [case for case, _ in fired] == sorted(due, key=lambda c: (due[c], c))
+    with engine.store.reading() as connection:
+        pending = connection.execute(select(timers.c.case_id, timers.c.kind).where(
+            timers.c.status == "pending")).all()
+    assert [tuple(r) for r in pending] == [("LATER", "retention")]
     audit_ok(engine)
 
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from tests.store.pg import PostgresServer
 
 STARTED = time.perf_counter()
+LOAD_AT_START = os.getloadavg()[0]
 RATIO_TARGET = 0.5
 REPLAY_TARGET = 30_000
 VERIFY_TARGET_S = 60.0
@@ -123,7 +124,9 @@ def versions(pg_version: str | None) -> str:
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine())
     return (f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · nproc {len(os.sched_getaffinity(0))}"
-            f" ({cpu}) · {platform.system()} {platform.release()}\n\n"
+            f" ({cpu}) · {platform.system()} {platform.release()} · load average (1 min) "
+            f"{LOAD_AT_START:.2f} at the start, {os.getloadavg()[0]:.2f} at the end (other "
+            "work on the machine skews every figure)\n\n"
             f"Python {platform.python_version()} · SQLite {sqlite3.sqlite_version} · "
             f"PostgreSQL {pg_version or 'not run'} · " + " · ".join(libs))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -27,3 +28,20 @@ def with_tier_tables(policy: Policy, tables_file: Path, id_suffix: str) -> Polic
     data = policy.model_dump(mode="json")
     data.update(aid=aid.model_dump(mode="json"), id=f"{policy.id}{id_suffix}")
     return Policy.model_validate(data)
+
+
+_EMPTY_AID = re.compile(r"^\[aid\]\ntables = \[\]\n", re.MULTILINE)
+_ID = re.compile(r'^id = "([^"]+)"$', re.MULTILINE)
+
+
+def policy_text_with_tables(policy_text: str, tables_text: str, id_suffix: str) -> str:
+    """A policy file's text with the tier tables of ``tables_text`` in place of an empty
+    ``[aid]`` section, and its id suffixed: a file an operator (or a replay) can load."""
+    if not _ID.search(policy_text):
+        raise InvalidPolicyFile("the policy file has no id line")
+    text = _ID.sub(lambda m: f'id = "{m.group(1)}{id_suffix}"', policy_text, count=1)
+    if _EMPTY_AID.search(text):
+        text = _EMPTY_AID.sub("", text, count=1)
+    elif "\n[aid]" in text or text.startswith("[aid]"):
+        raise InvalidPolicyFile("the policy file has tier tables of its own already")
+    return text.rstrip("\n") + "\n\n" + tables_text

@@ -16,8 +16,9 @@ from datetime import datetime
 
 from persistence.chain import utc_text
 from policies.authorization import SYSTEM
-from policies.errors import JiekunError
-from scheduler.timers import DueTimer, due_page
+from policies.deadlines import publicity_elapsed_at
+from policies.errors import JiekunError, PolicyNotInForce
+from scheduler.timers import DueTimer, due_page, set_due, undated
 from states import TimerKind
 from workflow.clock import Clock, SimulatedClock
 from workflow.engine import Engine, TimerClaim, TimerGone
@@ -70,10 +71,31 @@ class TimerFirer:
             last = page[-1]
             after = (utc_text(last.due), last.case_id)
 
+    def date_undated(self) -> int:
+        """Give a due time to timers armed while their calendar year was unknown, now that
+        the policy's calendar may know it (operators add years late in the year before)."""
+        dated = 0
+        with self.engine.store.reading() as connection:
+            rows = undated(connection, 10_000)
+        for case_id, kind, armed_seq in rows:
+            case = self.engine.stored_case(case_id)
+            timer = case.timer(TimerKind(kind)) if case is not None else None
+            if timer is None:
+                continue
+            days: int = getattr(self.engine.decider.policy.durations, f"{kind}_working_days")
+            try:
+                due = publicity_elapsed_at(timer.started, days, self.engine.decider.calendar)
+            except PolicyNotInForce:
+                continue  # still unknown: it waits for the operator
+            with self.engine.store.unit_of_work() as uow:
+                dated += set_due(uow.connection, case_id, armed_seq, due)
+        return dated
+
     def fire_due(self, clock: Clock, on_fire: Callable[[Firing], None] | None = None,
                  stop: Callable[[], bool] | None = None) -> list[Firing]:
         """Fire every timer due now, in due order (the real clock: ``at`` is now); ``stop``
         ends it early, between two firings."""
+        self.date_undated()
         done = []
         for timer in self._due(clock.now()):
             if stop is not None and stop():
@@ -91,6 +113,7 @@ class TimerFirer:
 
         A page of due timers is fired in order until a firing arms a timer due before the
         rest of the page: then the page is read again, so the order stays strict."""
+        self.date_undated()
         done: list[Firing] = []
         while True:
             with self.engine.store.reading() as connection:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from persistence.chain import from_utc_text, utc_text
 from persistence.schema import timers
@@ -49,3 +49,17 @@ def next_due(connection: Connection) -> datetime | None:
 def count_by_status(connection: Connection) -> dict[str, int]:
     rows = connection.execute(select(timers.c.status, func.count()).group_by(timers.c.status))
     return {str(status): int(count) for status, count in rows}
+
+
+def undated(connection: Connection, limit: int) -> list[tuple[str, str, int]]:
+    """Pending timers with no due time yet (their calendar year was unknown when armed)."""
+    query = select(timers.c.case_id, timers.c.kind, timers.c.armed_seq).where(
+        timers.c.status == "pending", timers.c.due.is_(None)).order_by(timers.c.case_id)
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in connection.execute(query.limit(limit))]
+
+
+def set_due(connection: Connection, case_id: str, armed_seq: int, due: datetime) -> bool:
+    done = connection.execute(update(timers).where(
+        timers.c.case_id == case_id, timers.c.armed_seq == armed_seq,
+        timers.c.status == "pending", timers.c.due.is_(None)).values(due=utc_text(due)))
+    return done.rowcount == 1

@@ -14,7 +14,7 @@ import click
 
 from diagrams import case_path_diagram, lifecycle_diagram, render
 from persistence.database import make_engine, upgrade
-from policies.aid_merge import with_tier_tables
+from policies.aid_merge import policy_text_with_tables
 from policies.authorization import Actor
 from workflow.aid_report import aid_report
 from workflow.audit import verify
@@ -27,8 +27,9 @@ from workflow.engine import Engine
 from workflow.transfer import export_lines
 
 AUDITOR = Actor("auditor")
-ILLUSTRATIVE_TIERS = Path(__file__).parents[1] / "policies" / "data" / (
-    "illustrative-aid-tiers.toml")
+DATA = Path(__file__).parents[1] / "policies" / "data"
+ILLUSTRATIVE_TIERS = DATA / "illustrative-aid-tiers.toml"
+DEFAULT_POLICY = DATA / "wx-2023-45.toml"
 
 
 def _summary(engine: Engine, stats: DemoStats, seconds: float) -> dict[str, Any]:
@@ -95,13 +96,17 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
     url = f"sqlite:///{out / 'jiekun.db'}"
     upgrade(make_engine(url))
     # Aid needs tier tables; the shipped policy has none (no official amounts are invented),
-    # so the demo adds illustrative ones under a policy id that says so.
-    policy = with_tier_tables(_policy(policy_file, "text"), ILLUSTRATIVE_TIERS,
-                              "+illustrative-aid")
-    engine = Engine.open(url, decider=Decider(policy))
+    # so the demo adds illustrative ones under a policy id that says so, written out as
+    # demo-output/policy.toml: the file to replay the demo's history with.
+    source = Path(policy_file) if policy_file else DEFAULT_POLICY
+    policy_out = out / "policy.toml"
+    policy_out.write_text(policy_text_with_tables(
+        source.read_text("utf-8"), ILLUSTRATIVE_TIERS.read_text("utf-8"), "+illustrative-aid"),
+        "utf-8")
+    engine = Engine.open(url, decider=Decider(_policy(str(policy_out), "text")))
     load = caseload(households, seed, START.date(), START.date().replace(year=2025, month=12,
                                                                          day=20),
-                    policy.living_standard_on(START.date()).amount)
+                    engine.decider.policy.living_standard_on(START.date()).amount)
     simulation = Simulation(engine, load)
     with click.progressbar(length=(END - START).days, label="2024-01 → 2026-06",
                            show_pos=True) as bar:
@@ -126,8 +131,9 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
                _per_item(summary["aid"])),
         f"audit verify: {'passed' if audit['ok'] else 'FAILED'} ({audit['cases']} cases, "
         f"{audit['events']} events)",
-        f"written to {out}/: jiekun.db, history.jsonl, lifecycle-zh.svg, lifecycle-en.svg, "
-        f"case-{path_case}-path.svg, audit-verify.json, summary.json",
+        f"written to {out}/: jiekun.db, history.jsonl, policy.toml, lifecycle-zh.svg, "
+        f"lifecycle-en.svg, case-{path_case}-path.svg, audit-verify.json, summary.json",
+        f"replay it: jiekun replay {out}/history.jsonl --policy {out}/policy.toml",
     ]))
     if not audit["ok"]:
         raise SystemExit(1)

@@ -1,0 +1,62 @@
+"""Regressions: a publicity armed while its calendar year was unknown fires once the operator
+adds the year; the demo's export replays under the policy file the demo writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from click.testing import CliRunner
+from store_cases import at, deep_application, resident_id, union
+
+from persistence.database import make_engine, upgrade
+from policies.policy_file import parse_policy
+from scheduler.firing import TimerFirer
+from workflow.cli import main
+from workflow.clock import SimulatedClock
+from workflow.decider import Decider
+from workflow.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_publicity_into_an_unknown_calendar_year_fires_once_the_year_is_added(
+        tmp_path: Path, open_engine: Callable[[str], Engine]) -> None:
+    text = resources.files("policies").joinpath("data", "wx-2023-45.toml").read_text("utf-8")
+    text = text.replace("known_until = 2026-06-30", "known_until = 2027-06-30").replace(
+        "[multipliers]", '[[living_standard]]\neffective_from = 2026-07-01\namount = "1200"\n'
+        'source = "test"\n\n[multipliers]')
+    without_2027 = parse_policy(text, "a.toml")
+    with_2027 = parse_policy(text.replace(
+        "[calendar]\nyears = []",
+        "[calendar]\n[[calendar.years]]\nyear = 2027\nholidays = [2027-01-01]\nworkdays = []"),
+        "b.toml")
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(make_engine(url))
+    first = Engine(open_engine(url).store, Decider(without_2027))
+    first.submit("Z", deep_application(resident_id(5)), union(), at("2026-12-28T09:00:00+08:00"))
+    first.fire("Z", "start_preliminary_review", union(), at("2026-12-28T10:00:00+08:00"))
+    first.fire("Z", "pass_preliminary_review", union(), at("2026-12-28T11:00:00+08:00"))
+    # Working days after Mon 2026-12-28: 12-29, 12-30, 12-31, [01-01 off], 01-04, 01-05
+    # → elapsed from 2027-01-06 00:00.
+    later = Engine(first.store, Decider(with_2027))
+    fired = TimerFirer(later).catch_up(SimulatedClock(at("2026-12-28T12:00:00+08:00")),
+                                       at("2027-03-01T00:00:00+08:00"))
+    assert [(f.trigger, f.at.isoformat()) for f in fired] == [
+        ("unit_publicity_ended", "2027-01-06T00:00:00+08:00")]
+
+
+def test_demo_export_replays_under_the_policy_file_it_writes(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "workflow.cli", "demo", "--households", "150",
+                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    result = CliRunner().invoke(main, ["replay", str(out / "history.jsonl"), "--policy",
+                                       str(out / "policy.toml"), "--format", "json"])
+    assert json.loads(result.output)["violations"] == 0
+    assert result.exit_code == 0

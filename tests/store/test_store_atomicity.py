@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from store_cases import (
     DEEP_SUBMIT,
     GU,
@@ -138,18 +138,18 @@ def test_the_timer_row_is_rolled_back_with_the_event(engine: Engine,
         before = dump_tables(connection)
     assert before["timers"] == []
     statements = engine.store.statements
-    real_execute = Connection.execute
+    real_run = UnitOfWork._run
     seen: list[int] = []
 
-    def execute(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        result = real_execute(self, statement, *args, **kwargs)
-        if statement is statements.upsert_timer:
-            seen.append(int(real_execute(self, text(
+    def run(self: UnitOfWork, raw: Any, values: Any) -> Any:
+        result = real_run(self, raw, values)
+        if raw is statements.raw_upsert_timer:
+            seen.append(int(self.connection.execute(text(
                 "SELECT count(*) FROM events WHERE case_id = 'A'")).scalar_one()))
             raise Injected("timer upsert done, commit not reached")
         return result
 
-    monkeypatch.setattr(Connection, "execute", execute)
+    monkeypatch.setattr(UnitOfWork, "_run", run)
     with pytest.raises(Injected):
         engine.fire("A", "pass_preliminary_review", union(), at("2024-01-08T11:00:00+08:00"))
     monkeypatch.undo()

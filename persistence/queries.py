@@ -133,3 +133,10 @@ def derivations_of(connection: Connection, trigger: str, case_id: str | None = N
         query = query.where(events.c.case_id == case_id)
     return [(str(r[0]), str(r[1]), str(r[2]))
             for r in connection.execute(query.order_by(events.c.position))]
+
+
+def all_case_ids(connection: Connection) -> list[str]:
+    """Every case id with events or a projection, sorted as Python sorts strings."""
+    with_events = {str(r[0]) for r in connection.execute(
+        select(events.c.case_id).group_by(events.c.case_id))}
+    return sorted(with_events | {str(r[0]) for r in connection.execute(select(cases.c.case_id))})

@@ -21,7 +21,7 @@ from policies.json_input import loads
 from workflow import render_text
 from workflow.aid_report import aid_report
 from workflow.aid_report import render_text as render_aid
-from workflow.audit import verify
+from workflow.audit_parallel import verify_store
 from workflow.cli_common import (
     EXIT_INVALID,
     EXIT_POLICY,
@@ -254,13 +254,14 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--workers", type=int, default=None,
+              help="processes (default: one per core; large stores only)")
 @db_option
 @common
-def audit_verify(db_url: str, fmt: str, policy_file: str | None) -> None:
+def audit_verify(workers: int | None, db_url: str, fmt: str, policy_file: str | None) -> None:
     """Recompute every chain and re-fold every case; exit 1 naming the first broken record."""
     engine = _engine(db_url, policy_file, fmt)
-    with engine.store.reading() as connection:
-        report = verify(connection, engine.decider)
+    report = verify_store(db_url, engine.decider.policy, workers)
     _emit(fmt, report.as_json(), lambda r: (
         f"audit verify: {r['cases']} cases, {r['events']} events: "
         + ("all chains and folds agree" if r["ok"] else

@@ -1,0 +1,55 @@
+"""``audit verify`` on several processes agrees with one process: the same counts and the
+same first broken record, on an untouched store and on a tampered one."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import workflow.audit_parallel as parallel
+from persistence.database import make_engine, upgrade
+from policies.policy_file import load_policy
+from workflow.audit import verify
+from workflow.engine import Engine
+from workflow.transfer import import_history
+
+HISTORIES = sorted((Path(__file__).parents[1] / "cases" / "histories").glob("*.jsonl"))
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> tuple[str, Path]:
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    upgrade(make_engine(url))
+    engine = Engine.open(url)
+    for history in HISTORIES:
+        import_history(engine, history.read_text("utf-8").splitlines())
+    engine.store.engine.dispose()
+    return url, path
+
+
+def _serial(url: str) -> parallel.AuditReport:
+    engine = Engine.open(url)
+    with engine.store.reading() as connection:
+        return verify(connection, engine.decider)
+
+
+def test_parallel_verify_agrees_with_one_process(store: tuple[str, Path],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    url, path = store
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 0)
+    together = parallel.verify_store(url, load_policy(), workers=3)
+    alone = _serial(url)
+    assert together.ok and alone.ok
+    # 8 cases; the applied events of the 7 histories: 6+3+4+(5+4)+11+7+13 = 53
+    assert (together.cases, together.events) == (alone.cases, alone.events) == (8, 53)
+    with sqlite3.connect(path) as raw:  # one byte of C-6's seventh event and C-8's fifth
+        raw.execute("UPDATE events SET trigger = 'recheck_duE' WHERE case_id = 'C-6' AND seq = 7")
+        raw.execute("UPDATE events SET at = replace(at, '2024', '2023') "
+                    "WHERE case_id = 'C-8' AND seq = 5")
+    together = parallel.verify_store(url, load_policy(), workers=3)
+    alone = _serial(url)
+    assert [(p.case_id, p.seq) for p in together.problems] == [
+        (p.case_id, p.seq) for p in alone.problems] == [("C-6", 7), ("C-8", 5)]

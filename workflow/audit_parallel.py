@@ -1,0 +1,57 @@
+"""``audit verify`` on several cores: the case ids (of events and of projections) are sorted
+and cut into contiguous shares, one process verifies each share, and the reports are merged
+in case order (so the first problem named is the one a single process would name). Chains
+are per case, so nothing a share needs lies in another."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from persistence.database import make_engine
+from persistence.queries import all_case_ids
+from policies.policy_file import Policy
+from workflow.audit import AuditReport, verify
+from workflow.decider import Decider
+
+PARALLEL_FROM = 5_000  # cases: below that, starting processes costs more than it saves
+
+
+def _verify_share(url: str, policy: Policy, share: list[str]) -> AuditReport:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return verify(connection, Decider(policy), share)
+    finally:
+        engine.dispose()
+
+
+def shares(ids: list[str], parts: int) -> list[list[str]]:
+    """Contiguous shares of the sorted ids, one per process, in case order."""
+    size = -(-len(ids) // parts)
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def verify_store(url: str, policy: Policy, workers: int | None = None) -> AuditReport:
+    workers = workers or os.cpu_count() or 1
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            ids = all_case_ids(connection)
+            if workers <= 1 or len(ids) < PARALLEL_FROM:
+                return verify(connection, Decider(policy))
+    finally:
+        engine.dispose()
+    parts = shares(ids, workers)
+    # spawn: a fresh interpreter per worker, no inherited database handles
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(parts), mp_context=context) as pool:
+        reports = list(pool.map(_verify_share, [url] * len(parts), [policy] * len(parts),
+                                parts))
+    merged = AuditReport()
+    for report in reports:  # in span order, which is case order
+        merged.cases += report.cases
+        merged.events += report.events
+        merged.problems += report.problems
+    return merged

@@ -236,7 +236,9 @@ def main() -> int:
         met = ("yes" if judged <= VERIFY_TARGET_S else
                f"**no**: {judged:.0f} s is {judged / VERIFY_TARGET_S:.1f}× the limit")
         rows.append(Row(f"`audit verify`, {written:,} events in "
-                        f"{verified.report.cases:,} cases (SQLite)", value,
+                        f"{verified.report.cases:,} cases (SQLite; one process per core, "
+                        "as the command runs it)",
+                        value,
                         f"reading the same rows: {verified.read_seconds:.1f} s "
                         f"({written / verified.read_seconds:,.0f} events/s)",
                         f"{verified.read_seconds / verified.seconds:.3f}× (rate)",

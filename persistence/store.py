@@ -10,7 +10,7 @@ commit order and a reader following ``events_since`` never skips an event that c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +152,11 @@ class UnitOfWork:
         self.connection = connection
         self._s = statements
         self._cursor: Any = None
+        self.committed: list[Callable[[], None]] = []
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this unit of work has committed (never if it rolls back)."""
+        self.committed.append(action)
 
     def _run(self, raw: Raw, values: dict[str, Any]) -> Any:
         if self._cursor is None:
@@ -237,7 +242,10 @@ class Store:
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         """A transaction: committed when the block ends, rolled back when it raises."""
         with self.engine.begin() as connection:
-            yield UnitOfWork(connection, self.statements)
+            uow = UnitOfWork(connection, self.statements)
+            yield uow
+        for action in uow.committed:
+            action()
 
     def flush_destroyed(self) -> None:
         """After personal data was destroyed: on SQLite, copy the WAL into the file and truncate
@@ -252,5 +260,6 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
+        """A connection for reads only (on SQLite: no write lock, so readers never wait)."""
         with self.engine.connect() as connection:
-            yield connection
+            yield connection.execution_options(jiekun_read_only=True)

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from persistence.database import make_engine
 from persistence.queries import all_case_ids
+from persistence.store import Store
 from policies.policy_file import Policy
 from workflow.audit import AuditReport, verify
 from workflow.decider import Decider
@@ -19,12 +20,12 @@ PARALLEL_FROM = 5_000  # cases: below that, starting processes costs more than i
 
 
 def _verify_share(url: str, policy: Policy, share: list[str]) -> AuditReport:
-    engine = make_engine(url)
+    store = Store(make_engine(url))
     try:
-        with engine.connect() as connection:
+        with store.reading() as connection:
             return verify(connection, Decider(policy), share)
     finally:
-        engine.dispose()
+        store.engine.dispose()
 
 
 def shares(ids: list[str], parts: int) -> list[list[str]]:
@@ -35,14 +36,14 @@ def shares(ids: list[str], parts: int) -> list[list[str]]:
 
 def verify_store(url: str, policy: Policy, workers: int | None = None) -> AuditReport:
     workers = workers or os.cpu_count() or 1
-    engine = make_engine(url)
+    store = Store(make_engine(url))
     try:
-        with engine.connect() as connection:
+        with store.reading() as connection:
             ids = all_case_ids(connection)
             if workers <= 1 or len(ids) < PARALLEL_FROM:
                 return verify(connection, Decider(policy))
     finally:
-        engine.dispose()
+        store.engine.dispose()
     parts = shares(ids, workers)
     # spawn: a fresh interpreter per worker, no inherited database handles
     context = multiprocessing.get_context("spawn")

@@ -22,7 +22,7 @@ from persistence.queries import (
     event_at,
     events_since,
 )
-from persistence.store import Store, UnitOfWork, VersionConflict, Write
+from persistence.store import ProjectionRow, Store, UnitOfWork, VersionConflict, Write
 from policies.authorization import Actor, may_read
 from policies.errors import ConcurrencyConflict, JiekunError, NotAuthorized
 from policies.policy_file import Policy
@@ -32,6 +32,7 @@ from workflow.records import CaseState, Command, Event
 from workflow.rows import case_of, event_of, projection, stored_event, timer_row
 
 Listener = Callable[[Event], None]
+_RECENT = 10_000  # cases whose last written state the engine keeps, oldest dropped first
 log = logging.getLogger(__name__)
 
 
@@ -84,6 +85,7 @@ class Engine:
         self.decider = decider
         self._closed = frozenset(s.name for s in decider.lifecycle.states if s.closed)
         self._listeners: list[Listener] = []
+        self._recent: dict[str, tuple[str, CaseState]] = {}  # case → (head hash, case)
 
     @classmethod
     def open(cls, url: str | None = None, *, policy: Policy | None = None,
@@ -138,7 +140,7 @@ class Engine:
     def _decide_and_write(self, uow: UnitOfWork, command: Command,
                           expected_version: int | None) -> Event:
         loaded = uow.load(command.case_id)
-        case = None if loaded is None else case_of(loaded[0].snapshot, loaded[1])
+        case = None if loaded is None else self._case_of(loaded[0], loaded[1])
         version = 0 if case is None else case.version
         if expected_version is not None and expected_version != version:
             raise ConcurrencyConflict(command.case_id, expected_version, version)
@@ -162,6 +164,7 @@ class Engine:
             ))
         except VersionConflict:
             raise ConcurrencyConflict(command.case_id, version, version + 1) from None
+        uow.on_commit(lambda: self._remember(after, hash_))
         return event
 
     def fire(self, case_id: str, trigger: str, actor: Actor, at: datetime,
@@ -176,6 +179,19 @@ class Engine:
                          idempotency_key=idempotency_key)
 
     # Reads -------------------------------------------------------------------------------
+
+    def _case_of(self, row: ProjectionRow, application: str | None) -> CaseState:
+        """The case a projection row holds; the one this engine wrote last when the row's head
+        hash is still that one's (parsing the snapshot costs more than the statement)."""
+        cached = self._recent.get(row.case_id)
+        if cached is not None and cached[0] == row.head_hash:
+            return cached[1]
+        return case_of(row.snapshot, application)
+
+    def _remember(self, case: CaseState, head_hash: str) -> None:
+        self._recent[case.case_id] = (head_hash, case)
+        if len(self._recent) > _RECENT:
+            self._recent.pop(next(iter(self._recent)))
 
     def stored_case(self, case_id: str) -> CaseState | None:
         """The case as stored, without a reader's check (for the engine's own tools)."""

@@ -4,12 +4,14 @@ same first broken record, on an untouched store and on a tampered one."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 import workflow.audit_parallel as parallel
 from persistence.database import make_engine, upgrade
+from policies.authorization import Actor
 from policies.policy_file import load_policy
 from workflow.audit import verify
 from workflow.engine import Engine
@@ -53,3 +55,19 @@ def test_parallel_verify_agrees_with_one_process(store: tuple[str, Path],
     alone = _serial(url)
     assert [(p.case_id, p.seq) for p in together.problems] == [
         (p.case_id, p.seq) for p in alone.problems] == [("C-6", 7), ("C-8", 5)]
+
+
+def test_an_open_reader_does_not_block_a_writer(store: tuple[str, Path]) -> None:
+    """Readers (audit workers, exports, queries) hold no write lock on SQLite: a write goes
+    through while a read transaction is open (before the fix the writer waited out the
+    30 s busy timeout and failed)."""
+    url, _ = store
+    engine = Engine.open(url)
+    with engine.store.reading() as connection:
+        assert verify(connection, engine.decider).ok  # the read transaction is open here
+        writer = Engine.open(url)
+        event = writer.fire("C-5", "dismiss_objection", Actor("grassroots_union",
+                                                                org="gu-test-001"),
+                            datetime.fromisoformat("2024-01-16T09:00:00+08:00"),
+                            {"objection_id": "O-2", "reason": "经核实不属实"})
+        assert event.seq == 5

@@ -45,7 +45,9 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Readers (``reading()``) take no write lock: in WAL mode they never block a writer.
         read_only = connection.get_execution_options().get("jiekun_read_only", False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # straight to the driver: this runs once per transaction, on the hot path
+        connection.connection.driver_connection.execute(
+            "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None) -> Engine:

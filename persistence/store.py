@@ -93,9 +93,12 @@ class Raw:
         compiled = statement.compile(dialect=dialect, column_keys=columns)
         self.sql = compiled.string
         self.order = tuple(compiled.positiontup) if compiled.positional else None
+        # values the statement itself fixes (``.values(status="firing")``)
+        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        return values if self.order is None else tuple(values[n] for n in self.order)
+        merged = {**self.fixed, **values} if self.fixed else values
+        return merged if self.order is None else tuple(merged[n] for n in self.order)
 
 
 class Statements:
@@ -141,6 +144,9 @@ class Statements:
         self.raw_update_case = Raw(self.update_case, compiler)
         self.raw_upsert_timer = Raw(self.upsert_timer, compiler)
         self.raw_load_case = Raw(self.load_case, compiler)
+        self.raw_event_by_key = Raw(self.event_by_key, compiler)
+        self.raw_claim_timer = Raw(self.claim_timer_pg if dialect == "postgresql"
+                                   else self.claim_timer, compiler)
         self.open_cases_of = (
             select(cases.c.case_id, cases.c.state)
             .join(case_personal, case_personal.c.case_id == cases.c.case_id)
@@ -174,10 +180,10 @@ class UnitOfWork:
         PostgreSQL) being fired by another process right now (``FOR UPDATE SKIP LOCKED``)."""
         if self._s.dialect == "postgresql":
             params = {"case_id": case_id, "armed_seq": armed_seq}
-            return self.connection.execute(self._s.claim_timer_pg, params).first() is not None
-        done = self.connection.execute(self._s.claim_timer,
-                                       {"b_case_id": case_id, "b_armed_seq": armed_seq})
-        return done.rowcount == 1
+            return self._run(self._s.raw_claim_timer, params).fetchone() is not None
+        done = self._run(self._s.raw_claim_timer, {"b_case_id": case_id,
+                                                   "b_armed_seq": armed_seq})
+        return bool(done.rowcount == 1)
 
     def block_timer(self, case_id: str, armed_seq: int) -> bool:
         """A due timer whose trigger was refused waits (e.g. for an objection to be settled)."""
@@ -196,8 +202,8 @@ class UnitOfWork:
         return [(r.case_id, r.state) for r in rows]
 
     def event_by_key(self, key: str) -> tuple[str, int] | None:
-        row = self.connection.execute(self._s.event_by_key, {"key": key}).first()
-        return None if row is None else (row.case_id, row.seq)
+        row = self._run(self._s.raw_event_by_key, {"key": key}).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     def write(self, w: Write) -> None:
         """All the writes of one transition; VersionConflict when the case moved on."""

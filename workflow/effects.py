@@ -78,6 +78,8 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
     aid = _aid_record(d, category, body) if Effect.RECORD_AID in effects else None
     changed = (category != case.category if Effect.ASSESS in effects
                and d.source in ("under_recheck", "re_entered") else None)
+    if Effect.START_PHASE_OUT in effects:
+        changed = True  # the re-check found the household out of hardship: a significant change
     union = case.grassroots_union
     application = d.application
     if Effect.SET_GRASSROOTS_UNION in effects and application is not None:
@@ -172,6 +174,9 @@ def apply(lifecycle: Lifecycle, case: CaseState, event: Event) -> CaseState:
     changes.update(_aid_changes(case, event))
     if derived.category_changed is not None:
         changes["category_changed_at_last_recheck"] = derived.category_changed
+    if Effect.ISSUE_ARCHIVE in effects:  # a new archive: no earlier grant to compare with
+        changes["aid_ranks"] = {}
+        changes["category_changed_at_last_recheck"] = False
     if Effect.DESTROY_PERSONAL_DATA in effects:
         changes["medical_declared"] = {}
     return case.evolve(

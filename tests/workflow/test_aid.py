@@ -37,7 +37,7 @@ from policies.errors import (
     TransitionNotAllowed,
 )
 from policies.policy_file import load_policy
-from states import TimerKind
+from states import TimerKind, build_lifecycle
 from tests.workflow.builders import (
     AUDITOR,
     OTHER_ID,
@@ -55,7 +55,8 @@ from tests.workflow.builders import (
     worker,
 )
 from workflow.decider import Decider
-from workflow.records import AidRecord, Command
+from workflow.effects import apply as fold
+from workflow.records import AidRecord, CaseState, Command, Derived, Event
 from workflow.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -877,3 +878,29 @@ def test_replay_judges_grants_like_the_decider(aid_decider: Decider) -> None:
     wrong = [line("C-A", "2024-08-01T10:00:00+08:00", living("1", "800"), org="wuxi-city")]
     case = replay(a_lines + wrong, aid_decider).as_json()["cases"]["C-A"]
     assert case["violation"]["rule"] == "E-ACTOR"
+
+
+def test_a_cut_in_phase_out_is_allowed(aid_decider: Decider) -> None:
+    """The re-check that starts the phase-out found the household out of hardship: a
+    significant change, so aid may be lowered during the phase-out (decision in README)."""
+    d = driver_in(aid_decider, "archived", "relative")  # living relative: tiers 1 > 2
+    grant(d, **living("1", "1000"))
+    d.fire_timer("recheck_due", TimerKind.RECHECK)
+    d.fire("start_phase_out", fed("binhu"), {"household": _household(120000, 0),
+                                             "months": 3, "contact_person": "社工王某"})
+    after = grant(d, **living("2", "500", "2024-10"))
+    assert after.aid_ranks == {"living": 1}
+
+
+def test_a_new_archive_compares_with_no_earlier_grant() -> None:
+    """A case archived anew (re-entered from exit, reviewed again) starts a new archive: the
+    tier of a grant in the old archive does not bind it (the fold resets the ranks)."""
+    lifecycle = build_lifecycle()
+    media_end = next(t for t in lifecycle.triggers if t.name == "media_publicity_ended")
+    case = CaseState("X", state="media_publicity", version=3, aid_ranks={"living": 0},
+                     category_changed_at_last_recheck=True)
+    event = Event(case_id="X", seq=4, at=at(2025, 5, 6), trigger=media_end.name,
+                  actor={"role": "system"}, data={}, policy_id=None, policy_hash=None,
+                  derived=Derived(state="archived", category="deep"))
+    after = fold(lifecycle, case, event)
+    assert after.aid_ranks == {} and after.category_changed_at_last_recheck is False

@@ -10,6 +10,7 @@ commit order and a reader following ``events_since`` never skips an event that c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -243,15 +244,37 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.statements = Statements(engine.dialect)
+        self._local = threading.local()
+
+    def _writer(self) -> Connection:
+        """This thread's write connection, kept open: checking one out of the pool and
+        resetting it on return for every transition costs more than the transition's SQL."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._local.connection = self.engine.connect()
+        return connection
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         """A transaction: committed when the block ends, rolled back when it raises."""
-        with self.engine.begin() as connection:
-            uow = UnitOfWork(connection, self.statements)
-            yield uow
+        connection = self._writer()
+        try:
+            with connection.begin():
+                uow = UnitOfWork(connection, self.statements)
+                yield uow
+        except BaseException:
+            if connection.invalidated:  # a broken connection is not kept
+                connection.close()
+            raise
         for action in uow.committed:
             action()
+
+    def close(self) -> None:
+        """Close this thread's write connection (the pool's connections stay the engine's)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
     def flush_destroyed(self) -> None:
         """After personal data was destroyed: on SQLite, copy the WAL into the file and truncate

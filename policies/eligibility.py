@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from policies.application import CATEGORIES, Application
-from policies.money import display
+from policies.money import display, yuan
 from policies.policy_file import Policy
 from policies.results import RuleResult
 from policies.routing import BODY_NAMES, reviewing_body
@@ -68,14 +68,15 @@ class Assessment:
         }
 
 
-def _compare(rule_id: str, label_zh: str, label_en: str, value: Fraction, total: Decimal,
+def _compare(rule_id: str, label_zh: str, label_en: str, value: str, total: Decimal,
              op: str, multiple: Decimal, figures: Figures) -> RuleResult:
+    """``value`` is the per-capita figure as displayed (computed once per assessment)."""
     bound = figures.months_of(multiple)
     passed = total <= bound if op == "≤" else total < bound
-    limit = Fraction(bound) / (12 * figures.members)
     m = f"{multiple.normalize():f}"
-    shown = {"value": display(value), "limit": display(limit), "comparison": op,
-             "multiple": m, "living_standard": display(figures.standard)}
+    # the per-capita limit is multiple × L exactly (bound / 12n): a Decimal, no Fraction needed
+    shown = {"value": value, "limit": yuan(multiple * figures.standard), "comparison": op,
+             "multiple": m, "living_standard": yuan(figures.standard)}
     verdict_zh, verdict_en = ("符合", "passed") if passed else ("不符合", "failed")
     r = rule(rule_id)
     return RuleResult(
@@ -125,7 +126,7 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
     f = _figures(application, policy, on)
     k = policy.multipliers
     net = f.income - f.rigid
-    per_income, per_net = f.monthly(f.income), f.monthly(net)
+    per_income, per_net = display(f.monthly(f.income)), display(f.monthly(net))
     income_zh, income_en = "家庭人均月收入", "per-capita monthly income"
     net_zh, net_en = "扣减刚性支出后人均月纯收入", "per-capita monthly net income"
     deep = (
@@ -141,7 +142,7 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
     after = f.income - (f.accident_cost or Decimal(0))
     acc_net = _compare("R-ACC-NET", "扣减意外必要支出后人均月纯收入",
                        "per-capita monthly net income after the accident",
-                       f.monthly(after), after, "<", k.accident_net, f)
+                       display(f.monthly(after)), after, "<", k.accident_net, f)
     if f.accident_cost is None:
         acc_net = RuleResult(acc_net.id, False, acc_net.citation, "未申报意外事件：不符合",
                              "no accident declared: failed", {})

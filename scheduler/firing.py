@@ -21,7 +21,7 @@ from policies.errors import JiekunError, PolicyNotInForce
 from scheduler.timers import DueTimer, due_page, set_due, undated
 from states import TimerKind
 from workflow.clock import Clock, SimulatedClock
-from workflow.engine import Engine, TimerClaim, TimerGone
+from workflow.engine import Engine, TimerBatch, TimerClaim, TimerGone
 from workflow.records import Command
 
 
@@ -45,17 +45,21 @@ class TimerFirer:
         return self._fires[TimerKind(kind).value]
 
     def fire(self, timer: DueTimer, at: datetime) -> Firing:
+        """Fire one timer in its own transaction."""
+        with self.engine.timer_batch() as batch:
+            return self._fire_in(batch, timer, at)
+
+    def _fire_in(self, batch: TimerBatch, timer: DueTimer, at: datetime) -> Firing:
         trigger = self.trigger_of(timer.kind)
         key = f"timer:{timer.case_id}:{timer.armed_seq}:{timer.kind}"
         command = Command(timer.case_id, trigger, SYSTEM, at, {}, key)
+        claim = TimerClaim(timer.case_id, timer.armed_seq)
         try:
-            event = self.engine.execute(command, claim=TimerClaim(timer.case_id,
-                                                                  timer.armed_seq))
+            event = batch.fire(command, claim)
         except TimerGone as gone:
             return Firing(timer, trigger, at, "taken", gone.message)
         except JiekunError as refusal:
-            with self.engine.store.unit_of_work() as uow:
-                uow.block_timer(timer.case_id, timer.armed_seq)
+            batch.block(claim)
             return Firing(timer, trigger, at, "blocked", f"{refusal.rule}: {refusal.message}")
         armed = event.derived.timers
         return Firing(timer, trigger, at, "fired", next_due=armed[0].due if armed else None)
@@ -91,6 +95,22 @@ class TimerFirer:
                 dated += set_due(uow.connection, case_id, armed_seq, due)
         return dated
 
+    def _fire_page(self, page: list[DueTimer], clock: SimulatedClock,
+                   until: datetime) -> list[Firing]:
+        fired: list[Firing] = []
+        horizon: datetime | None = None
+        with self.engine.timer_batch() as batch:
+            for timer in page:
+                if horizon is not None and timer.due > horizon:
+                    break
+                clock.advance_to(max(timer.due, clock.now()))
+                firing = self._fire_in(batch, timer, clock.now())
+                fired.append(firing)
+                new = firing.next_due
+                if new is not None and new <= until:
+                    horizon = new if horizon is None else min(horizon, new)
+        return fired
+
     def fire_due(self, clock: Clock, on_fire: Callable[[Firing], None] | None = None,
                  stop: Callable[[], bool] | None = None) -> list[Firing]:
         """Fire every timer due now, in due order (the real clock: ``at`` is now); ``stop``
@@ -111,8 +131,10 @@ class TimerFirer:
         """With a simulated clock: fire, in due order, every timer due up to ``until`` —
         the ones firing creates included — each at its due time; the clock ends at ``until``.
 
-        A page of due timers is fired in order until a firing arms a timer due before the
-        rest of the page: then the page is read again, so the order stays strict."""
+        A page of due timers is fired in order, in one transaction with a savepoint per
+        firing, until a firing arms a timer due before the rest of the page: then the page
+        is read again, so the order stays strict. ``on_fire`` hears of firings once their
+        transaction has committed."""
         self.date_undated()
         done: list[Firing] = []
         while True:
@@ -120,18 +142,11 @@ class TimerFirer:
                 page = due_page(connection, until, self.page)
             if not page:
                 break
-            horizon: datetime | None = None
-            for timer in page:
-                if horizon is not None and timer.due > horizon:
-                    break
-                clock.advance_to(max(timer.due, clock.now()))
-                firing = self.fire(timer, clock.now())
-                done.append(firing)
-                if on_fire is not None:
+            fired = self._fire_page(page, clock, until)
+            done += fired
+            if on_fire is not None:
+                for firing in fired:
                     on_fire(firing)
-                new = firing.next_due
-                if new is not None and new <= until:
-                    horizon = new if horizon is None else min(horizon, new)
         if until > clock.now():
             clock.advance_to(until)
         return done

@@ -7,7 +7,8 @@ are called after the commit, never before, so a rolled-back transition notifies 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,27 @@ class TimerClaim:
 
     case_id: str
     armed_seq: int
+
+
+class TimerBatch:
+    """Firings inside one transaction (``Engine.timer_batch``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.uow: UnitOfWork | None = None
+        self.committed: list[Event] = []
+
+    def fire(self, command: Command, claim: TimerClaim) -> Event:
+        """Fire one timer in a savepoint: a refusal rolls back this firing only."""
+        assert self.uow is not None
+        with self.uow.connection.begin_nested():
+            event = self.engine._execute_in(self.uow, command, None, claim)
+        self.committed.append(event)
+        return event
+
+    def block(self, claim: TimerClaim) -> None:
+        assert self.uow is not None
+        self.uow.block_timer(claim.case_id, claim.armed_seq)
 
 
 class _OpenCases:
@@ -108,25 +130,47 @@ class Engine:
         with self.store.unit_of_work() as uow:
             uow.lock_for_write()
             key = command.idempotency_key
-            if key is not None:
+            if key is not None and claim is None:
                 done = uow.event_by_key(key)
-                if done is not None and claim is not None:  # the timer fired already
-                    raise TimerGone(f"the timer of {claim.case_id} armed by event "
-                                    f"{claim.armed_seq} fired already (event {done[1]})")
                 if done is not None:
                     return self._repeated(uow, command, done)
-            if claim is not None and not uow.claim_timer(claim.case_id, claim.armed_seq):
-                raise TimerGone(f"the timer of {claim.case_id} armed by event "
-                                f"{claim.armed_seq} is no longer pending")
-            event = self._decide_and_write(uow, command, expected_version)
-        if event.derived.state == "purged" and self.decider.policy.retention.destroy_personal_data:
-            self.store.flush_destroyed()
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a listener's failure must not undo or hide a committed event
-                log.exception("listener failed on %s #%d", event.case_id, event.seq)
+            event = self._execute_in(uow, command, expected_version, claim)
+        self._after_commit([event])
         return event
+
+    @contextmanager
+    def timer_batch(self) -> Iterator[TimerBatch]:
+        """Several timer firings in one transaction, each all-or-nothing in its own savepoint
+        (what issue 4 allows to spare a commit per firing); listeners after the commit."""
+        batch = TimerBatch(self)
+        with self.store.unit_of_work() as uow:
+            uow.lock_for_write()
+            batch.uow = uow
+            yield batch
+        self._after_commit(batch.committed)
+
+    def _execute_in(self, uow: UnitOfWork, command: Command, expected_version: int | None,
+                    claim: TimerClaim | None) -> Event:
+        key = command.idempotency_key
+        done = None if key is None or claim is None else uow.event_by_key(key)
+        if done is not None and claim is not None:  # the timer fired already
+            raise TimerGone(f"the timer of {claim.case_id} armed by event "
+                            f"{claim.armed_seq} fired already (event {done[1]})")
+        if claim is not None and not uow.claim_timer(claim.case_id, claim.armed_seq):
+            raise TimerGone(f"the timer of {claim.case_id} armed by event "
+                            f"{claim.armed_seq} is no longer pending")
+        return self._decide_and_write(uow, command, expected_version)
+
+    def _after_commit(self, events: list[Event]) -> None:
+        destroy = self.decider.policy.retention.destroy_personal_data
+        if destroy and any(e.derived.state == "purged" for e in events):
+            self.store.flush_destroyed()
+        for event in events:
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:  # a listener's failure must not undo or hide an event
+                    log.exception("listener failed on %s #%d", event.case_id, event.seq)
 
     def _repeated(self, uow: UnitOfWork, command: Command, done: tuple[str, int]) -> Event:
         record = event_at(uow.connection, *done)

@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -33,6 +34,7 @@ from store_cases import (
 
 from persistence.database import make_engine, upgrade
 from persistence.schema import events, timers
+from persistence.store import UnitOfWork
 from scheduler.firing import Firing, TimerFirer
 from scheduler.service import SchedulerService
 from scheduler.timers import DueTimer
@@ -427,3 +429,36 @@ def test_service_start_fires_what_fell_due_while_nothing_ran(sqlite_engine: Engi
         assert before <= case.last_at <= after  # type: ignore[operator]
     assert Counter(t for _, t in triggers_of(engine))["unit_publicity_ended"] == len(starts)
     audit_ok(engine)
+
+
+def test_a_failure_inside_a_batch_of_firings_leaves_none_of_it(
+        sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catch-up fires a page of timers in one transaction (a savepoint per firing): an
+    unexpected failure at the third firing rolls back the whole page — no event, every timer
+    still pending — and the next catch-up fires each timer once."""
+    for n in range(5):  # 5 cases in unit publicity, all due 2024-01-16 00:00
+        drive(sqlite_engine, f"B{n}", relative=False, n=n, steps=2)
+    real_write = UnitOfWork.write
+    calls: list[int] = []
+
+    def failing_write(self: UnitOfWork, w: Any) -> None:
+        if w.event.trigger == "unit_publicity_ended":
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("injected: disk gone at the third firing")
+        real_write(self, w)
+
+    monkeypatch.setattr(UnitOfWork, "write", failing_write)
+    clock = SimulatedClock(at("2024-01-15T00:00:00+08:00"))
+    with pytest.raises(RuntimeError):
+        TimerFirer(sqlite_engine).catch_up(clock, at("2024-01-20T00:00:00+08:00"))
+    monkeypatch.undo()
+    with sqlite_engine.store.reading() as connection:
+        fired = connection.execute(select(events.c.case_id).where(
+            events.c.trigger == "unit_publicity_ended")).all()
+        statuses = {r.status for r in connection.execute(select(timers.c.status))}
+    assert fired == [] and statuses == {"pending"}
+    again = TimerFirer(sqlite_engine).catch_up(SimulatedClock(at("2024-01-15T00:00:00+08:00")),
+                                               at("2024-01-20T00:00:00+08:00"))
+    assert sorted(f.timer.case_id for f in again if f.outcome == "fired") == [
+        f"B{n}" for n in range(5)]

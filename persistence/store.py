@@ -161,6 +161,21 @@ class UnitOfWork:
         self._cursor: Any = None
         self.committed: list[Callable[[], None]] = []
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of this transaction that is undone alone when it raises (straight on the
+        driver: SQLAlchemy's nested transactions cost more than the firing they wrap)."""
+        if self._cursor is None:
+            self._cursor = self.connection.connection.cursor()
+        self._cursor.execute("SAVEPOINT jiekun_step")
+        try:
+            yield
+        except BaseException:
+            self._cursor.execute("ROLLBACK TO SAVEPOINT jiekun_step")
+            self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
+            raise
+        self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
+
     def on_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work has committed (never if it rolls back)."""
         self.committed.append(action)

@@ -66,7 +66,7 @@ class TimerBatch:
     def fire(self, command: Command, claim: TimerClaim) -> Event:
         """Fire one timer in a savepoint: a refusal rolls back this firing only."""
         assert self.uow is not None
-        with self.uow.connection.begin_nested():
+        with self.uow.savepoint():
             event = self.engine._execute_in(self.uow, command, None, claim)
         self.committed.append(event)
         return event

@@ -151,14 +151,12 @@ class Engine:
 
     def _execute_in(self, uow: UnitOfWork, command: Command, expected_version: int | None,
                     claim: TimerClaim | None) -> Event:
-        key = command.idempotency_key
-        done = None if key is None or claim is None else uow.event_by_key(key)
-        if done is not None and claim is not None:  # the timer fired already
-            raise TimerGone(f"the timer of {claim.case_id} armed by event "
-                            f"{claim.armed_seq} fired already (event {done[1]})")
+        # A timer that fired has had its row rewritten by that firing (void, or the next
+        # state's timer), so the claim alone says whether it may fire: no lookup of its
+        # idempotency key is needed (the key's unique index stays as the backstop).
         if claim is not None and not uow.claim_timer(claim.case_id, claim.armed_seq):
             raise TimerGone(f"the timer of {claim.case_id} armed by event "
-                            f"{claim.armed_seq} is no longer pending")
+                            f"{claim.armed_seq} is no longer pending (fired, or void)")
         return self._decide_and_write(uow, command, expected_version)
 
     def _after_commit(self, events: list[Event]) -> None:

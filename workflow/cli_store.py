@@ -6,7 +6,6 @@ Reads are made as ``--as ROLE[:ORG]`` (default ``auditor``), and see what that r
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -269,8 +268,6 @@ def audit_verify(workers: int | None, db_url: str, fmt: str, policy_file: str | 
            f"{r['first_problem']['reason']} ({r['problems']} case(s) broken)")))
     sys.exit(0 if report.ok else EXIT_VIOLATIONS)
 
-
-__all__ = ["json"]
 
 
 @main.command("simulate-policy")

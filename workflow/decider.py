@@ -16,7 +16,7 @@ from typing import Any
 
 from policies.aid_tables import PAID_ITEMS
 from policies.application import Application
-from policies.authorization import Actor, Parties, authorize
+from policies.authorization import Parties, authorize
 from policies.calendar import WorkingCalendar
 from policies.deadlines import local_date, require_aware
 from policies.errors import (
@@ -244,5 +244,3 @@ class Decider:
         event = self.decide(case, command, open_cases)
         return event, self.apply(case, event)
 
-
-__all__ = ["Actor", "Decider"]

@@ -14,7 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -338,4 +338,4 @@ _PLANS: dict[str, Callable[[Simulation, Tracked, datetime], None]] = {
     "exited": _exited,
 }
 
-__all__ = ["END", "START", "DemoStats", "Simulation", "date"]
+__all__ = ["END", "START", "DemoStats", "Simulation"]

@@ -66,6 +66,11 @@ class Durations(_Strict):
         months: int = getattr(self, f"recheck_months_{category}")
         return months
 
+    def working_days(self, publicity: str) -> int:
+        """The length of the ``unit``/``media``/``exit`` publicity (its timer kind's name)."""
+        days: int = getattr(self, f"{publicity}_working_days")
+        return days
+
 
 class Retention(_Strict):
     destroy_personal_data: bool

@@ -86,7 +86,7 @@ class TimerFirer:
             timer = case.timer(TimerKind(kind)) if case is not None else None
             if timer is None:
                 continue
-            days: int = getattr(self.engine.decider.policy.durations, f"{kind}_working_days")
+            days = self.engine.decider.policy.durations.working_days(kind)
             try:
                 due = publicity_elapsed_at(timer.started, days, self.engine.decider.calendar)
             except PolicyNotInForce:

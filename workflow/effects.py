@@ -35,7 +35,7 @@ def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,
                  else durations.retention_years_rejected_withdrawn)
         due = years_due(at, years)  # from the decision
     else:
-        days: int = getattr(durations, f"{kind.value}_working_days")
+        days = durations.working_days(kind.value)
         try:
             due = publicity_elapsed_at(at, days, d.calendar)
         except PolicyNotInForce:

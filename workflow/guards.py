@@ -32,7 +32,7 @@ def timer_due(d: Decision, kind: TimerKind) -> datetime:
         raise LookupError(f"case {d.case.case_id} has no {kind} timer in {d.case.state}")
     if timer.due is not None:
         return timer.due
-    length: int = getattr(d.policy.durations, f"{kind.value}_working_days")
+    length = d.policy.durations.working_days(kind.value)
     return publicity_elapsed_at(timer.started, length, d.calendar)
 
 

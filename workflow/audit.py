@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from persistence.chain import GENESIS, digest, utc_text
-from persistence.queries import EventRecord, event_query, record_of
+from persistence.queries import EventRecord, all_case_ids, event_query, record_of
 from persistence.schema import case_personal, cases, events, timers
 from policies.application import Application
 from workflow.decider import Decider
 from workflow.records import CaseState
 from workflow.rows import case_of, event_of
 
-_CHUNK = 500  # case ids per query when verifying a named set of cases
+_CHUNK = 500  # case ids a query reads at a time
 
 
 @dataclass(frozen=True)
@@ -67,18 +67,6 @@ def _chain_problem(record: EventRecord, expected_seq: int, prev: str) -> str | N
     if row.personal is not None and row.personal_digest is None:
         return "personal data is stored for an event whose chain holds none"
     return None
-
-
-def _by_case(connection: Connection, only: Sequence[str] | None
-             ) -> Iterator[tuple[str, list[EventRecord]]]:
-    if only is None:
-        yield from _grouped(connection, event_query().order_by(events.c.case_id, events.c.seq))
-        return
-    for start in range(0, len(only), _CHUNK):
-        chunk = sorted(only[start:start + _CHUNK])
-        query = event_query().where(events.c.case_id.in_(chunk))
-        groups = dict(_grouped(connection, query.order_by(events.c.case_id, events.c.seq)))
-        yield from ((case_id, groups[case_id]) for case_id in chunk if case_id in groups)
 
 
 def _grouped(connection: Connection, query: Any) -> Iterator[tuple[str, list[EventRecord]]]:
@@ -157,28 +145,39 @@ def _timer_problem(case_id: str, seq: int, folded: CaseState,
     return None
 
 
+def _of_chunk(connection: Connection, table: Any, chunk: list[str]) -> dict[str, Any]:
+    rows = connection.execute(select(table).where(table.c.case_id.in_(chunk)))
+    return {r.case_id: r for r in rows}
+
+
 def verify(connection: Connection, decider: Decider,
            only: Sequence[str] | None = None) -> AuditReport:
-    """Verify every case, or only the cases named (in the order given)."""
+    """Verify every case, or only the cases named: a chunk of case ids at a time, reading
+    for each chunk its events, projections, timer rows and vault rows (and nothing else)."""
     report = AuditReport()
-    wanted = None if only is None else set(only)
-
-    def rows(table: Any) -> Iterator[Any]:
-        return (r for r in connection.execute(select(table))
-                if wanted is None or r.case_id in wanted)
-
-    projections = {r.case_id: dict(r._mapping) for r in rows(cases)}
-    timer_rows = {r.case_id: dict(r._mapping) for r in rows(timers)}
-    vaults = {r.case_id: (r.applicant_id, r.application) for r in rows(case_personal)}
-    seen: set[str] = set()
-    for case_id, records in _by_case(connection, only):
-        seen.add(case_id)
-        report.cases += 1
-        report.events += len(records)
-        problem = _verify_case(decider, case_id, records, projections.get(case_id),
-                               timer_rows.get(case_id), vaults.get(case_id))
-        if problem is not None:
-            report.problems.append(problem)
-    for case_id in sorted(set(projections) - seen):
-        report.problems.append(Problem(case_id, 0, "a case projection without events"))
+    ids = sorted(only) if only is not None else all_case_ids(connection)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        query = event_query().where(events.c.case_id.in_(chunk))
+        groups = dict(_grouped(connection, query.order_by(events.c.case_id, events.c.seq)))
+        projections = _of_chunk(connection, cases, chunk)
+        timer_rows = _of_chunk(connection, timers, chunk)
+        vaults = _of_chunk(connection, case_personal, chunk)
+        for case_id in chunk:
+            records = groups.get(case_id)
+            if records is None:
+                if case_id in projections:
+                    report.problems.append(Problem(case_id, 0,
+                                                   "a case projection without events"))
+                continue
+            report.cases += 1
+            report.events += len(records)
+            stored, timer, vault = (projections.get(case_id), timer_rows.get(case_id),
+                                    vaults.get(case_id))
+            problem = _verify_case(
+                decider, case_id, records, None if stored is None else dict(stored._mapping),
+                None if timer is None else dict(timer._mapping),
+                None if vault is None else (vault.applicant_id, vault.application))
+            if problem is not None:
+                report.problems.append(problem)
     return report

@@ -152,6 +152,10 @@ class Statements:
             select(cases.c.case_id, cases.c.state)
             .join(case_personal, case_personal.c.case_id == cases.c.case_id)
             .where(case_personal.c.applicant_id == bindparam("applicant_id")))
+        self.raw_open_cases_of = Raw(self.open_cases_of, compiler)
+        self.raw_insert_personal = Raw(self.insert_personal, compiler,
+                                       ["case_id", "seq", "payload"])
+        self.raw_upsert_applicant = Raw(self.upsert_applicant, compiler)
 
 
 class UnitOfWork:
@@ -214,8 +218,8 @@ class UnitOfWork:
         return ProjectionRow(*row[:-1]), row[-1]
 
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
-        rows = self.connection.execute(self._s.open_cases_of, {"applicant_id": applicant_id})
-        return [(r.case_id, r.state) for r in rows]
+        rows = self._run(self._s.raw_open_cases_of, {"applicant_id": applicant_id}).fetchall()
+        return [(str(case_id), str(state)) for case_id, state in rows]
 
     def event_by_key(self, key: str) -> tuple[str, int] | None:
         row = self._run(self._s.raw_event_by_key, {"key": key}).fetchone()
@@ -239,12 +243,12 @@ class UnitOfWork:
         except integrity as error:
             raise VersionConflict(w.projection.case_id) from error
         if w.event.personal is not None:
-            c.execute(self._s.insert_personal, {"case_id": w.event.case_id, "seq": w.event.seq,
-                                                "payload": w.event.personal})
+            self._run(s.raw_insert_personal, {"case_id": w.event.case_id, "seq": w.event.seq,
+                                              "payload": w.event.personal})
         if w.applicant is not None:
-            c.execute(self._s.upsert_applicant, {"case_id": w.event.case_id,
-                                                 "applicant_id": w.applicant[0],
-                                                 "application": w.applicant[1]})
+            self._run(s.raw_upsert_applicant, {"case_id": w.event.case_id,
+                                               "applicant_id": w.applicant[0],
+                                               "application": w.applicant[1]})
         if w.timer is not None:
             self._run(s.raw_upsert_timer, vars(w.timer))
         if w.destroy_personal:

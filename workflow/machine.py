@@ -3,9 +3,10 @@
 Built once (a Machine per case costs ~30× more, FIELD-NOTES.md) with ``auto_transitions=False``
 (the default adds guard-free ``to_<state>`` triggers). A command drives it through
 ``machine.events[name].trigger(subject)`` on a short-lived subject that is never registered,
-so the machine holds no reference to any case. Conditions are bound callables: a route's branch,
-then its route-only payload requirements, then its guards in LIFECYCLE.md order; the first guard
-that fails is recorded on the subject, because ``transitions`` itself only returns False.
+so the machine holds no reference to any case. Each route has one condition, a bound callable
+that checks the route's branch, then its route-only payload requirements, then its guards in
+LIFECYCLE.md order; the first guard that fails is recorded on the subject, because
+``transitions`` itself only returns False.
 """
 
 from __future__ import annotations
@@ -62,37 +63,34 @@ BRANCHES: dict[Branch, Callable[[Decision], bool]] = {
 }
 
 
-def _branch(route: Route) -> Condition:
-    def taken(event: EventData) -> bool:
-        subject = _subject(event)
-        if route.branch is not None and not BRANCHES[route.branch](subject.decision):
-            return False
-        subject.route = route
-        return True
-    return taken
+def _route_condition(route: Route, trigger: str) -> Condition:
+    """Whether ``route`` is taken: its branch, then its route-only payload requirements, then
+    its guards in LIFECYCLE.md order, stopping at the first that fails.
 
-
-def _requires(route: Route, trigger: str) -> Condition:
-    def present(event: EventData) -> bool:
-        subject = _subject(event)
-        missing = [f for f in route.requires if f not in subject.decision.payload]
-        if missing:
-            origin = subject.decision.case.came_from
-            subject.failure = InvalidPayload(trigger, [
-                FieldProblem(f"data.{f}", f"required when coming from {origin}") for f in missing])
-            return False
-        return True
-    return present
-
-
-def _guard(rule_id: str) -> Condition:
-    check = GUARDS[rule_id]
+    One condition per route rather than one per check: ``transitions`` evaluates a
+    transition's conditions in order and stops at the first False, so the outcome is the same,
+    and its per-condition dispatch is what the hot path of a transition spends most on."""
+    branch = BRANCHES[route.branch] if route.branch is not None else None
+    guards = tuple(GUARDS[g] for g in route.guards)
 
     def holds(event: EventData) -> bool:
         subject = _subject(event)
-        result = check(subject.decision)
-        subject.results.append(result)
-        return result.passed
+        decision = subject.decision
+        if branch is not None and not branch(decision):
+            return False
+        subject.route = route
+        missing = [f for f in route.requires if f not in decision.payload]
+        if missing:
+            origin = decision.case.came_from
+            subject.failure = InvalidPayload(trigger, [
+                FieldProblem(f"data.{f}", f"required when coming from {origin}") for f in missing])
+            return False
+        for check in guards:
+            result = check(decision)
+            subject.results.append(result)
+            if not result.passed:
+                return False
+        return True
     return holds
 
 
@@ -112,11 +110,8 @@ class LifecycleMachine:
         )
         for trigger in self.lifecycle.triggers:
             for route in trigger.routes:
-                conditions: list[str | Callable[..., bool | None]] = [
-                    _branch(route), _requires(route, trigger.name),
-                    *(_guard(g) for g in route.guards)]
                 self.machine.add_transition(trigger.name, route.source or NO_CASE, route.dest,
-                                            conditions=conditions)
+                                            conditions=[_route_condition(route, trigger.name)])
 
     def fire(self, subject: Subject, trigger: str) -> bool:
         with self._lock:

@@ -7,7 +7,7 @@ eventsourcing's ``CanMutateAggregate.mutate`` does), so a fold can never skip or
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -131,4 +131,15 @@ class CaseState:
         return next((t for t in self.timers if t.kind is kind), None)
 
     def evolve(self, **changes: Any) -> CaseState:
-        return replace(self, **changes)
+        """A copy with ``changes`` (what ``dataclasses.replace`` does, without re-running
+        ``__init__``: the fold evolves a case once per event)."""
+        unknown = changes.keys() - _CASE_FIELDS
+        if unknown:
+            raise TypeError(f"CaseState has no field {sorted(unknown)[0]!r}")
+        new = object.__new__(CaseState)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
+
+_CASE_FIELDS = frozenset(f.name for f in fields(CaseState))

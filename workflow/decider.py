@@ -125,6 +125,11 @@ class Decider:
 
     def decide(self, case: CaseState | None, command: Command, open_cases: OpenCases) -> Event:
         """The event this command records on ``case``, or the refusal (a JiekunError)."""
+        return self._decide(case, command, open_cases)[0]
+
+    def _decide(self, case: CaseState | None, command: Command, open_cases: OpenCases
+                ) -> tuple[Event, Application | None]:
+        """The event, and the application the payload carried (validated), if any."""
         require_aware(command.at, "command time")
         case = case or CaseState(command.case_id)
         state = case.state
@@ -142,11 +147,13 @@ class Decider:
         assert route is not None
         derived = derive(decision, self.lifecycle, subject.state,
                          trigger.effects + route.effects)
-        return Event(
+        event = Event(
             case_id=case.case_id, seq=case.version + 1, at=command.at, trigger=command.trigger,
             actor=command.actor.as_json(), data=self._recorded(command, payload),
             policy_id=self.policy.id, policy_hash=self.policy.content_hash, derived=derived,
         )
+        application = payload.get("application")
+        return event, application if isinstance(application, Application) else None
 
     def _not_here(self, case: CaseState, command: Command) -> JiekunError:
         """E-TRANSITION, or the rule a trigger names for the states it is refused in."""
@@ -241,6 +248,9 @@ class Decider:
 
     def fire(self, case: CaseState | None, command: Command,
              open_cases: OpenCases) -> tuple[Event, CaseState]:
-        event = self.decide(case, command, open_cases)
-        return event, self.apply(case, event)
+        """Decide, and fold the event into the case (``decide`` then ``apply``, sparing the
+        fold a second validation of an application the decision has validated)."""
+        event, application = self._decide(case, command, open_cases)
+        return event, apply(self.lifecycle, case or CaseState(event.case_id), event,
+                            application)
 

@@ -140,15 +140,15 @@ def _bookkeeping(case: CaseState, event: Event, effects: tuple[Effect, ...],
     return changes
 
 
-def _application_after(case: CaseState, event: Event,
-                       effects: tuple[Effect, ...]) -> Application | None:
+def _application_after(case: CaseState, event: Event, effects: tuple[Effect, ...],
+                       validated: Application | None) -> Application | None:
     data = event.data
     if Effect.DESTROY_PERSONAL_DATA in effects:
         return None
     if data.get("redacted"):
         return case.application
     if Effect.SET_APPLICATION in effects:
-        return Application.model_validate(data)
+        return validated if validated is not None else Application.model_validate(data)
     if Effect.UPDATE_HOUSEHOLD in effects and "household" in data and case.application:
         changes: dict[str, Any] = {"household": Household.model_validate(data["household"])}
         if "accident" in data:
@@ -158,8 +158,12 @@ def _application_after(case: CaseState, event: Event,
     return case.application
 
 
-def apply(lifecycle: Lifecycle, case: CaseState, event: Event) -> CaseState:
-    """The case after ``event``: the fold step, the same for deciding, replaying and auditing."""
+def apply(lifecycle: Lifecycle, case: CaseState, event: Event,
+          validated: Application | None = None) -> CaseState:
+    """The case after ``event``: the fold step, the same for deciding, replaying and auditing.
+
+    ``validated``: the application the decision validated, whose JSON form is the event's
+    data (the decider passes it so that a submission is not validated twice)."""
     if event.seq != case.version + 1:
         raise ValueError(f"case {case.case_id}: event {event.seq} does not follow "
                          f"version {case.version}")
@@ -169,7 +173,7 @@ def apply(lifecycle: Lifecycle, case: CaseState, event: Event) -> CaseState:
                  if r.source == case.state and (r.dest or case.state) == derived.state)
     effects = trigger.effects + route.effects
     entered = derived.state != case.state
-    application = _application_after(case, event, effects)
+    application = _application_after(case, event, effects, validated)
     changes = _bookkeeping(case, event, effects, entered)
     changes.update(_aid_changes(case, event))
     if derived.category_changed is not None:

@@ -186,9 +186,8 @@ class Engine:
         version = 0 if case is None else case.version
         if expected_version is not None and expected_version != version:
             raise ConcurrencyConflict(command.case_id, expected_version, version)
-        event = self.decider.decide(case, command, _OpenCases(uow, self._closed))
+        event, after = self.decider.fire(case, command, _OpenCases(uow, self._closed))
         before = case or CaseState(command.case_id)
-        after = self.decider.apply(before, event)
         row = stored_event(self.decider.lifecycle, event, GENESIS if loaded is None
                            else loaded[0].head_hash)
         hash_ = row.chain_hash()

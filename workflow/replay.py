@@ -137,9 +137,9 @@ def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport
                     f"line {line.line}", f"derived: {error.errors()[0]['msg']}")]) from None
             event, unverifiable = decider.decide_recorded(current, command, derived,
                                                           line.redacted)
+            after = decider.apply(current, event)
         else:
-            event = decider.decide(current, command, index)
-        after = decider.apply(current, event)
+            event, after = decider.fire(current, command, index)
         index.update(after)
         return event, after, unverifiable
 

@@ -253,6 +253,7 @@ def main() -> int:
         raw_writer = durable.RawWriter(sqlite("raw-firing"))
         raw_writer.create_cases(sqlite_runs)
         raw_steps = stream(sqlite_runs)
+        durable.quiet_heap()
         raw_rate = len(raw_steps) / raw_writer.write(raw_steps)
         raw_writer.close()
         log("scheduler: firing every due timer (catch_up)")

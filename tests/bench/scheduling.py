@@ -30,6 +30,7 @@ from persistence.chain import from_utc_text, utc_text
 from persistence.schema import timers
 from policies.deadlines import SHANGHAI
 from scheduler.firing import TimerFirer
+from tests.bench.durable import quiet_heap
 from tests.bench.workload import CaseRun, build, stream
 from workflow.clock import SimulatedClock
 from workflow.decider import Decider
@@ -87,6 +88,7 @@ def measure_firing(url: str, decider: Decider) -> FiringResult:
     try:
         firer = TimerFirer(engine)
         clock = SimulatedClock(START)
+        quiet_heap()
         started = time.perf_counter()
         firings = firer.catch_up(clock, until)
         seconds = time.perf_counter() - started

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from policies.application import CATEGORIES, Application
@@ -31,8 +30,9 @@ class Figures:
     accident_cost: Decimal | None  # A, None without an accident
     standard: Decimal  # L
 
-    def monthly(self, total: Decimal) -> Fraction:
-        return Fraction(total) / (12 * self.members)
+    def monthly(self, total: Decimal) -> str:
+        """The per-capita monthly figure of a yearly household total, as displayed."""
+        return display(total, 12 * self.members)
 
     def months_of(self, multiple: Decimal) -> Decimal:
         """multiple × L over the window, for the whole household: m·L·12·n."""
@@ -52,15 +52,15 @@ class Assessment:
 
     def as_json(self) -> dict[str, Any]:
         f = self.figures
-        after = None if f.accident_cost is None else display(f.monthly(f.income - f.accident_cost))
+        after = None if f.accident_cost is None else f.monthly(f.income - f.accident_cost)
         body = self.reviewing_body
         return {
             "category": self.category,
             "qualifies": dict(self.qualifies),
             "reviewing_body": None if body is None else {"code": body, "name": BODY_NAMES[body]},
             "living_standard": display(f.standard),
-            "per_capita_income": display(f.monthly(f.income)),
-            "per_capita_net_income": display(f.monthly(f.income - f.rigid)),
+            "per_capita_income": f.monthly(f.income),
+            "per_capita_net_income": f.monthly(f.income - f.rigid),
             "per_capita_net_income_after_accident": after,
             "policy": self.policy,
             "rules": [r.as_json() for r in self.rules],
@@ -126,7 +126,7 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
     f = _figures(application, policy, on)
     k = policy.multipliers
     net = f.income - f.rigid
-    per_income, per_net = display(f.monthly(f.income)), display(f.monthly(net))
+    per_income, per_net = f.monthly(f.income), f.monthly(net)
     income_zh, income_en = "家庭人均月收入", "per-capita monthly income"
     net_zh, net_en = "扣减刚性支出后人均月纯收入", "per-capita monthly net income"
     deep = (
@@ -142,7 +142,7 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
     after = f.income - (f.accident_cost or Decimal(0))
     acc_net = _compare("R-ACC-NET", "扣减意外必要支出后人均月纯收入",
                        "per-capita monthly net income after the accident",
-                       display(f.monthly(after)), after, "<", k.accident_net, f)
+                       f.monthly(after), after, "<", k.accident_net, f)
     if f.accident_cost is None:
         acc_net = RuleResult(acc_net.id, False, acc_net.citation, "未申报意外事件：不符合",
                              "no accident declared: failed", {})

@@ -74,13 +74,14 @@ def parse_amount(value: object) -> Decimal:
     return amount
 
 
-def display(value: Fraction | Decimal) -> str:
-    """Two decimals, half away from zero, for display only (comparisons stay exact)."""
-    exact = Fraction(value)
+def display(value: Fraction | Decimal, divisor: int = 1) -> str:
+    """``value / divisor`` with two decimals, half away from zero, for display only
+    (comparisons stay exact)."""
+    numerator, denominator = value.as_integer_ratio()
+    denominator *= divisor
     # integer arithmetic: round(|x|·100) half up is floor((200·|n| + d) / 2d)
-    numerator, denominator = abs(exact.numerator), exact.denominator
-    whole = (200 * numerator + denominator) // (2 * denominator)
-    sign = "-" if exact < 0 and whole else ""
+    whole = (200 * abs(numerator) + denominator) // (2 * denominator)
+    sign = "-" if numerator < 0 and whole else ""
     return f"{sign}{whole // 100}.{whole % 100:02d}"
 
 

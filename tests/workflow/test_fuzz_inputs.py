@@ -1,15 +1,23 @@
 """Fuzzing the two inputs that come from outside: application JSON and history files.
 
 Any input is either accepted or refused as invalid input that names the place (a field path,
-a line number); nothing else escapes, nothing hangs, and a refused import stores nothing."""
+a line number); nothing else escapes, nothing hangs, and a refused import stores nothing.
+
+How many inputs each test tries: ``tests.soak_settings.examples`` (``make soak`` multiplies
+it); with ``JIEKUN_SOAK_TALLY`` set, the count of inputs tried is appended to that file (one
+JSON line per test) when the module ends."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +26,7 @@ from persistence.queries import case_ids
 from policies.application import validate_application
 from policies.errors import InvalidInput
 from policies.json_input import loads
+from tests.soak_settings import examples
 from workflow.decider import Decider
 from workflow.engine import Engine
 from workflow.replay import replay
@@ -35,6 +44,20 @@ json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
 json_value = st.recursive(json_leaf, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
     max_leaves=12)
+
+
+TRIED: Counter[str] = Counter()  # test → inputs tried
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tally() -> Iterator[None]:
+    yield
+    path = os.environ.get("JIEKUN_SOAK_TALLY")
+    if path:
+        with open(path, "a", encoding="utf-8") as tally:
+            for test, inputs in TRIED.items():
+                tally.write(json.dumps({"module": __name__, "test": test,
+                                        "inputs": inputs}) + "\n")
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -59,9 +82,11 @@ def _replace(document: Any, path: tuple[Any, ...], new: Any) -> Any:
     return document
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_a_mutated_application_is_accepted_or_refused_by_path(data: st.DataObject) -> None:
+    TRIED["mutated application"] += 1
     mutated = EXAMPLE
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(_paths(mutated)))
@@ -74,12 +99,13 @@ def test_a_mutated_application_is_accepted_or_refused_by_path(data: st.DataObjec
         assert all(str(p) for p in refusal.problems)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=60), json_value.map(
     lambda v: json.dumps(v, allow_nan=True))), min_size=1, max_size=5),
     st.integers(0, len(HISTORY)))
 def test_a_fuzzed_history_is_replayed_or_refused_naming_its_line(
         junk: list[str], where: int) -> None:
+    TRIED["fuzzed history"] += 1
     lines = HISTORY[:where] + junk + HISTORY[where:]
     decider = _decider()
     try:

@@ -36,6 +36,7 @@ from policies.authorization import Actor
 from policies.deadlines import SHANGHAI
 from policies.errors import GuardFailed, JiekunError, TransitionNotAllowed
 from states import Role, Scope, TimerKind
+from tests.soak_settings import examples
 from workflow.decider import Decider
 from workflow.history import event_line
 from workflow.records import CaseState, Command, Event
@@ -536,7 +537,8 @@ FINALE = st.none() | st.tuples(st.lists(st.integers(0, 5), min_size=3, max_size=
                                 st.lists(STEP, max_size=6))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(parties=PARTIES, start_day=st.integers(0, 300), chaos=st.integers(0, 3),
        steps=STEPS, finale=FINALE)
 def test_random_trigger_sequences(

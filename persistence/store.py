@@ -45,6 +45,16 @@ class ProjectionRow:
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """A case as its rows hold it: the projection, and the vault's application text and
+    applicant id (None once destroyed)."""
+
+    row: ProjectionRow
+    application: str | None
+    applicant_id: str | None
+
+
+@dataclass(frozen=True)
 class TimerRow:
     case_id: str
     kind: str
@@ -113,7 +123,7 @@ class Statements:
                    cases.c.version == bindparam("b_expected"))
             .values({c.name: bindparam(c.name) for c in cases.c if c.name != "case_id"}))
         self.load_case = (
-            select(cases, case_personal.c.application)
+            select(cases, case_personal.c.application, case_personal.c.applicant_id)
             .outerjoin(case_personal, case_personal.c.case_id == cases.c.case_id)
             .where(cases.c.case_id == bindparam("case_id")))
         self.upsert_timer = _upsert(dialect, timers, ["case_id"],
@@ -211,11 +221,11 @@ class UnitOfWork:
                                        {"b_case_id": case_id, "b_armed_seq": armed_seq})
         return done.rowcount == 1
 
-    def load(self, case_id: str) -> tuple[ProjectionRow, str | None] | None:
+    def load(self, case_id: str) -> Loaded | None:
         row = self._run(self._s.raw_load_case, {"case_id": case_id}).fetchone()
         if row is None:
             return None
-        return ProjectionRow(*row[:-1]), row[-1]
+        return Loaded(ProjectionRow(*row[:-2]), row[-2], row[-1])
 
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
         rows = self._run(self._s.raw_open_cases_of, {"applicant_id": applicant_id}).fetchall()

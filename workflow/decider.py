@@ -28,7 +28,7 @@ from policies.errors import (
     TransitionNotAllowed,
 )
 from policies.policy_file import Policy, load_policy
-from states import Lifecycle
+from states import Effect, FieldType, Lifecycle, TriggerDef
 from workflow.context import Decision, OpenCases
 from workflow.effects import apply, derive
 from workflow.guards import GUARDS
@@ -49,6 +49,30 @@ def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
 
 # Guards that read the application or the applicant: not re-checkable once it is destroyed.
 PERSONAL_GUARDS = frozenset({"R-ELIGIBLE", "R-OUT-OF-HARDSHIP", "R-ONE-OPEN-CASE"})
+
+# What is known to decide and fold without reading the case's application. A list of what is
+# safe, not of what is not: a guard, effect or payload type added later reads it until shown
+# otherwise here (tests/workflow/test_application_free.py decides every such route both ways).
+APPLICATION_FREE_GUARDS = frozenset({
+    "R-PUBLICITY-ELAPSED", "E-OBJECTION", "R-RECHECK-CADENCE", "R-PHASEOUT-MAX",
+    "R-PHASEOUT-ELAPSED", "R-RETENTION", "R-EXIT-CONFIRM", "R-EXIT-REFUSAL", "R-AID-STATE"})
+APPLICATION_FREE_EFFECTS = frozenset({
+    Effect.OPEN_OBJECTION, Effect.CLOSE_OBJECTION, Effect.ISSUE_ARCHIVE,
+    Effect.RECORD_CONFIRMATION, Effect.RECORD_VERIFICATION, Effect.REMEMBER_ORIGIN,
+    Effect.DESTROY_PERSONAL_DATA})
+APPLICATION_FREE_PAYLOAD = frozenset({FieldType.TEXT, FieldType.MONTHS, FieldType.CANCEL_REASON})
+
+
+def reads_application(trigger: TriggerDef) -> bool:
+    """Whether deciding ``trigger`` may read the case's application (its guards, effects or
+    payload checks); False lets a store skip parsing it (a timer firing never needs it)."""
+    effects = set(trigger.effects)
+    guards: set[str] = set()
+    for route in trigger.routes:
+        effects |= set(route.effects)
+        guards |= set(route.guards)
+    return not (guards <= APPLICATION_FREE_GUARDS and effects <= APPLICATION_FREE_EFFECTS
+                and all(f.type in APPLICATION_FREE_PAYLOAD for f in trigger.payload))
 
 
 def _stale_accident(case: CaseState, payload: Mapping[str, Any]) -> list[FieldProblem]:
@@ -91,6 +115,12 @@ class Decider:
         self.policy = policy or load_policy()
         self.machine = machine or LifecycleMachine()
         self.calendar = calendar or WorkingCalendar.for_policy(self.policy)
+        self._reads_application = {t.name: reads_application(t)
+                                   for t in self.machine.lifecycle.triggers}
+
+    def reads_application(self, trigger: str) -> bool:
+        """Whether deciding ``trigger`` may read the case's application (unknown: True)."""
+        return self._reads_application.get(trigger, True)
 
     @property
     def lifecycle(self) -> Lifecycle:

@@ -23,7 +23,7 @@ from persistence.queries import (
     event_at,
     events_since,
 )
-from persistence.store import ProjectionRow, Store, UnitOfWork, VersionConflict, Write
+from persistence.store import Loaded, Store, UnitOfWork, VersionConflict, Write
 from policies.authorization import Actor, may_read
 from policies.errors import ConcurrencyConflict, JiekunError, NotAuthorized
 from policies.policy_file import Policy
@@ -182,14 +182,15 @@ class Engine:
     def _decide_and_write(self, uow: UnitOfWork, command: Command,
                           expected_version: int | None) -> Event:
         loaded = uow.load(command.case_id)
-        case = None if loaded is None else self._case_of(loaded[0], loaded[1])
+        whole = self.decider.reads_application(command.trigger)
+        case = None if loaded is None else self._case_of(loaded, whole)
         version = 0 if case is None else case.version
         if expected_version is not None and expected_version != version:
             raise ConcurrencyConflict(command.case_id, expected_version, version)
         event, after = self.decider.fire(case, command, _OpenCases(uow, self._closed))
         before = case or CaseState(command.case_id)
         row = stored_event(self.decider.lifecycle, event, GENESIS if loaded is None
-                           else loaded[0].head_hash)
+                           else loaded.row.head_hash)
         hash_ = row.chain_hash()
         application = after.application
         changed = application is not None and application is not before.application
@@ -205,7 +206,11 @@ class Engine:
             ))
         except VersionConflict:
             raise ConcurrencyConflict(command.case_id, version, version + 1) from None
-        uow.on_commit(lambda: self._remember(after, hash_))
+        # a case decided without its application (never parsed) is not kept as this case
+        partial = loaded is not None and loaded.application is not None \
+            and before.application is None and after.state != "purged"
+        if not partial:
+            uow.on_commit(lambda: self._remember(after, hash_))
         return event
 
     def fire(self, case_id: str, trigger: str, actor: Actor, at: datetime,
@@ -221,13 +226,18 @@ class Engine:
 
     # Reads -------------------------------------------------------------------------------
 
-    def _case_of(self, row: ProjectionRow, application: str | None) -> CaseState:
+    def _case_of(self, loaded: Loaded, whole: bool = True) -> CaseState:
         """The case a projection row holds; the one this engine wrote last when the row's head
-        hash is still that one's (parsing the snapshot costs more than the statement)."""
+        hash is still that one's (parsing the snapshot costs more than the statement).
+        ``whole=False``: the command does not read the application (``reads_application``),
+        so the vault's text is not parsed — the case carries only the applicant id."""
+        row = loaded.row
         cached = self._recent.get(row.case_id)
         if cached is not None and cached[0] == row.head_hash:
             return cached[1]
-        return case_of(row.snapshot, application)
+        if whole or loaded.application is None:
+            return case_of(row.snapshot, loaded.application)
+        return case_of(row.snapshot, None).evolve(applicant_id=loaded.applicant_id)
 
     def _remember(self, case: CaseState, head_hash: str) -> None:
         self._recent[case.case_id] = (head_hash, case)
@@ -238,7 +248,7 @@ class Engine:
         """The case as stored, without a reader's check (for the engine's own tools)."""
         with self.store.reading() as connection:
             found = UnitOfWork(connection, self.store.statements).load(case_id)
-        return None if found is None else case_of(found[0].snapshot, found[1])
+        return None if found is None else case_of(found.row.snapshot, found.application)
 
     def _readable(self, case_id: str, reader: Actor) -> CaseState:
         case = self.stored_case(case_id)

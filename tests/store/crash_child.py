@@ -69,7 +69,7 @@ def case_id_of(index: int) -> str:
 
 
 def index_of(case_id: str) -> int | None:
-    if len(case_id) == 6 and case_id[0] == "C" and case_id[1:].isdigit():
+    if case_id[:1] == "C" and case_id[1:].isdigit():
         return int(case_id[1:])
     return None
 

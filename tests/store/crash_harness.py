@@ -19,8 +19,10 @@ with SIGKILL, and checks the store with a fresh engine before starting it again:
   (case, armed seq) or started timer (case, kind, started) fired twice.
 
 Each check covers the cases touched since the previous one (new events, a changed projection
-or timer row, a case named in the new log lines); every ``full_every`` kills and at the end it
-covers the whole store. Every violation is reported with its case, seq and what.
+or timer row, a case named in the new log lines); every ``full_every`` kills it covers the
+whole store, and once more at the end, after a last restart in which the child recovers from
+the last kill and runs a few steps to a clean exit. Every violation is reported with its
+case, seq and what.
 """
 
 from __future__ import annotations
@@ -461,13 +463,15 @@ class Checker:
                                       "objection open"))
 
 
+def _child(url: str, log: Path, seed: int, steps: int | None = None) -> list[str]:
+    return [sys.executable, "-m", "tests.store.crash_child", "--url", url, "--log", str(log),
+            "--seed", str(seed), *([] if steps is None else ["--steps", str(steps)])]
+
+
 def _start_child(url: str, log: Path, seed: int, stderr: Path) -> subprocess.Popen[bytes]:
     with stderr.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.store.crash_child", "--url", url, "--log", str(log),
-             "--seed", str(seed)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=err,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return subprocess.Popen(_child(url, log, seed), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def _wait_running(process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -494,9 +498,11 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 def run_kills(url: str, kills: int, seed: int, workdir: Path, *, backend: str = "",
               decider: Decider | None = None, min_ms: float = 50, max_ms: float = 600,
-              full_every: int = 25, progress: Callable[[str], None] | None = None
-              ) -> CrashReport:
-    """Kill the child ``kills`` times on the upgraded store at ``url``; check after each."""
+              full_every: int = 25, final_steps: int = 30,
+              progress: Callable[[str], None] | None = None) -> CrashReport:
+    """Kill the child ``kills`` times on the upgraded store at ``url``, checking the store
+    after each kill; then restart it once more for ``final_steps`` steps (it recovers from
+    the last kill and must exit cleanly) and audit the whole store."""
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
     log, stderr = workdir / f"crash-{seed}.jsonl", workdir / f"crash-{seed}.stderr"
@@ -527,7 +533,7 @@ def run_kills(url: str, kills: int, seed: int, workdir: Path, *, backend: str = 
                                  f"{process.returncode}) before the kill:\n{text[-3000:]}"))
         else:
             report.kills += 1
-        interrupted = checker.check(full=number % full_every == 0 or number == kills)
+        interrupted = checker.check(full=number % full_every == 0)
         if running and alive:
             setattr(report, interrupted["where"], getattr(report, interrupted["where"]) + 1)
             report.kills_after_events += interrupted["new_events"] > 0
@@ -537,6 +543,16 @@ def run_kills(url: str, kills: int, seed: int, workdir: Path, *, backend: str = 
                      f"{len(report.violations)} violations")
         if report.crashes and report.crashes >= 3:
             break  # the child cannot run: more kills say nothing new
+    # The last kill's restart: the child recovers and runs a few steps to a clean exit.
+    errors_before = stderr.stat().st_size if stderr.exists() else 0
+    with stderr.open("ab") as err:
+        final = subprocess.run(_child(url, log, seed, steps=final_steps), cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=err, timeout=300)
+    if final.returncode != 0:
+        text = stderr.read_bytes()[errors_before:].decode(errors="replace")
+        report.add(Violation("crash", "-", None, f"the restart after the last kill failed "
+                             f"(status {final.returncode}):\n{text[-3000:]}"))
+    checker.check(full=True)
     report.seconds = time.perf_counter() - started
     if report.crashes == 0 and stderr.exists() and b"Traceback" in stderr.read_bytes():
         report.add(Violation("crash", "-", None, f"a traceback on the child's stderr:\n"

@@ -120,7 +120,8 @@ class Statements:
         self.update_case = (
             update(cases)
             .where(cases.c.case_id == bindparam("b_case_id"),
-                   cases.c.version == bindparam("b_expected"))
+                   cases.c.version == bindparam("b_expected"),
+                   cases.c.head_hash == bindparam("b_head"))
             .values({c.name: bindparam(c.name) for c in cases.c if c.name != "case_id"}))
         self.load_case = (
             select(cases, case_personal.c.application, case_personal.c.applicant_id)
@@ -246,8 +247,10 @@ class UnitOfWork:
             if w.expected_version == 0:
                 self._run(s.raw_insert_case, values)
             else:
+                # the case as this event found it: its version and head (the event's link)
                 done = self._run(s.raw_update_case, {
-                    **values, "b_case_id": w.projection.case_id, "b_expected": w.expected_version})
+                    **values, "b_case_id": w.projection.case_id, "b_expected": w.expected_version,
+                    "b_head": w.event.prev_hash})
                 if done.rowcount != 1:
                     raise VersionConflict(w.projection.case_id)
         except integrity as error:

@@ -55,6 +55,10 @@ class TimerClaim:
     armed_seq: int
 
 
+class _StaleCache(Exception):
+    """The case changed in the store since this engine last wrote it (its write failed)."""
+
+
 class TimerBatch:
     """Firings inside one transaction (``Engine.timer_batch``)."""
 
@@ -65,9 +69,15 @@ class TimerBatch:
 
     def fire(self, command: Command, claim: TimerClaim) -> Event:
         """Fire one timer in a savepoint: a refusal rolls back this firing only."""
-        assert self.uow is not None
-        with self.uow.savepoint():
-            event = self.engine._execute_in(self.uow, command, None, claim)
+        uow = self.uow
+        assert uow is not None
+        try:
+            with uow.savepoint():
+                event = self.engine._execute_in(uow, command, None, claim, trust_cache=True)
+        except _StaleCache:
+            self.engine._forget(command.case_id)
+            with uow.savepoint():
+                event = self.engine._execute_in(uow, command, None, claim, trust_cache=False)
         self.committed.append(event)
         return event
 
@@ -127,6 +137,15 @@ class Engine:
     def execute(self, command: Command, expected_version: int | None = None,
                 claim: TimerClaim | None = None) -> Event:
         """Decide and commit one command. Refusals raise a JiekunError and store nothing."""
+        try:
+            return self._execute_once(command, expected_version, claim, trust_cache=True)
+        except _StaleCache:
+            # another engine wrote the case since this one did: again, from the stored rows
+            self._forget(command.case_id)
+            return self._execute_once(command, expected_version, claim, trust_cache=False)
+
+    def _execute_once(self, command: Command, expected_version: int | None,
+                      claim: TimerClaim | None, *, trust_cache: bool) -> Event:
         with self.store.unit_of_work() as uow:
             uow.lock_for_write()
             key = command.idempotency_key
@@ -134,7 +153,8 @@ class Engine:
                 done = uow.event_by_key(key)
                 if done is not None:
                     return self._repeated(uow, command, done)
-            event = self._execute_in(uow, command, expected_version, claim)
+            event = self._execute_in(uow, command, expected_version, claim,
+                                     trust_cache=trust_cache)
         self._after_commit([event])
         return event
 
@@ -150,14 +170,14 @@ class Engine:
         self._after_commit(batch.committed)
 
     def _execute_in(self, uow: UnitOfWork, command: Command, expected_version: int | None,
-                    claim: TimerClaim | None) -> Event:
+                    claim: TimerClaim | None, *, trust_cache: bool) -> Event:
         # A timer that fired has had its row rewritten by that firing (void, or the next
         # state's timer), so the claim alone says whether it may fire: no lookup of its
         # idempotency key is needed (the key's unique index stays as the backstop).
         if claim is not None and not uow.claim_timer(claim.case_id, claim.armed_seq):
             raise TimerGone(f"the timer of {claim.case_id} armed by event "
                             f"{claim.armed_seq} is no longer pending (fired, or void)")
-        return self._decide_and_write(uow, command, expected_version)
+        return self._decide_and_write(uow, command, expected_version, trust_cache)
 
     def _after_commit(self, events: list[Event]) -> None:
         destroy = self.decider.policy.retention.destroy_personal_data
@@ -180,17 +200,32 @@ class Engine:
         return event
 
     def _decide_and_write(self, uow: UnitOfWork, command: Command,
-                          expected_version: int | None) -> Event:
-        loaded = uow.load(command.case_id)
-        whole = self.decider.reads_application(command.trigger)
-        case = None if loaded is None else self._case_of(loaded, whole)
+                          expected_version: int | None, trust_cache: bool) -> Event:
+        # The case this engine committed last is decided on without reading its rows: the
+        # write is conditional on the stored version and head hash, so a case another engine
+        # moved meanwhile fails it (_StaleCache), and the command runs again from the rows.
+        cached = self._recent.get(command.case_id) if trust_cache else None
+        loaded: Loaded | None = None
+        case: CaseState | None
+        if cached is not None and expected_version in (None, cached[1].version):
+            head, case = cached
+        else:
+            cached = None
+            loaded = uow.load(command.case_id)
+            whole = self.decider.reads_application(command.trigger)
+            case = None if loaded is None else self._case_of(loaded, whole)
+            head = GENESIS if loaded is None else loaded.row.head_hash
         version = 0 if case is None else case.version
         if expected_version is not None and expected_version != version:
             raise ConcurrencyConflict(command.case_id, expected_version, version)
-        event, after = self.decider.fire(case, command, _OpenCases(uow, self._closed))
+        try:
+            event, after = self.decider.fire(case, command, _OpenCases(uow, self._closed))
+        except JiekunError:
+            if cached is not None and not self._still_stored(uow, command.case_id, head):
+                raise _StaleCache(command.case_id) from None  # refused on an old copy
+            raise
         before = case or CaseState(command.case_id)
-        row = stored_event(self.decider.lifecycle, event, GENESIS if loaded is None
-                           else loaded.row.head_hash)
+        row = stored_event(self.decider.lifecycle, event, head)
         hash_ = row.chain_hash()
         application = after.application
         changed = application is not None and application is not before.application
@@ -205,10 +240,12 @@ class Engine:
                 and self.decider.policy.retention.destroy_personal_data,
             ))
         except VersionConflict:
+            if cached is not None:
+                raise _StaleCache(command.case_id) from None
             raise ConcurrencyConflict(command.case_id, version, version + 1) from None
         # a case decided without its application (never parsed) is not kept as this case
-        partial = loaded is not None and loaded.application is not None \
-            and before.application is None and after.state != "purged"
+        partial = (before.application is None and loaded is not None
+                   and loaded.application is not None)
         if not partial:
             uow.on_commit(lambda: self._remember(after, hash_))
         return event
@@ -238,6 +275,14 @@ class Engine:
         if whole or loaded.application is None:
             return case_of(row.snapshot, loaded.application)
         return case_of(row.snapshot, None).evolve(applicant_id=loaded.applicant_id)
+
+    @staticmethod
+    def _still_stored(uow: UnitOfWork, case_id: str, head: str) -> bool:
+        loaded = uow.load(case_id)
+        return loaded is not None and loaded.row.head_hash == head
+
+    def _forget(self, case_id: str) -> None:
+        self._recent.pop(case_id, None)
 
     def _remember(self, case: CaseState, head_hash: str) -> None:
         self._recent[case.case_id] = (head_hash, case)

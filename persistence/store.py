@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, bindparam, delete, insert, select, text, update
@@ -106,10 +107,15 @@ class Raw:
         self.order = tuple(compiled.positiontup) if compiled.positional else None
         # values the statement itself fixes (``.values(status="firing")``)
         self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        # positional parameters picked in C: this runs for every statement of a transition
+        pick = itemgetter(*self.order) if self.order else None
+        self._pick: Callable[[dict[str, Any]], Any] | None = (
+            None if pick is None else pick if len(self.order or ()) > 1
+            else lambda values: (pick(values),))
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         merged = {**self.fixed, **values} if self.fixed else values
-        return merged if self.order is None else tuple(merged[n] for n in self.order)
+        return merged if self._pick is None else tuple(self._pick(merged))
 
 
 class Statements:
@@ -240,7 +246,7 @@ class UnitOfWork:
         """All the writes of one transition; VersionConflict when the case moved on."""
         c = self.connection
         s = self._s
-        values = {col: getattr(w.projection, col) for col in (x.name for x in cases.c)}
+        values = vars(w.projection)  # a plain dataclass: its fields are the case columns
         integrity = c.dialect.dbapi.IntegrityError if c.dialect.dbapi else IntegrityError
         try:
             self._run(s.raw_insert_event, _event_values(w.event, w.hash, w.idempotency_key))

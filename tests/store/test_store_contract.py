@@ -420,3 +420,12 @@ def test_times_are_stored_in_utc_and_read_back_as_the_same_instant(engine: Engin
     with engine.store.reading() as connection:
         [row] = dump_tables(connection)["events"]
     assert "2024-01-08T01:00:00.123456Z" in row
+
+
+def test_a_projection_row_has_exactly_the_case_table_columns_in_order() -> None:
+    """The store writes a ProjectionRow's fields as the ``cases`` row (``vars`` of it)."""
+    import dataclasses
+
+    from persistence.schema import cases
+    from persistence.store import ProjectionRow
+    assert [f.name for f in dataclasses.fields(ProjectionRow)] == [c.name for c in cases.c]

@@ -69,9 +69,9 @@ class StoredEvent:
 def split_personal(lifecycle: Lifecycle, trigger: str, actor: dict[str, str],
                    data: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any], str | None]:
     """(public actor, public data, personal text or None) for one event."""
-    spec = lifecycle.trigger(trigger).payload
-    personal_fields = {f.name for f in spec if f.personal}
-    whole = len(spec) == 1 and spec[0].personal and spec[0].name == "application"
+    definition = lifecycle.trigger(trigger)
+    personal_fields = definition.personal_fields
+    whole = definition.whole_payload_personal
     personal: dict[str, Any] = {}
     if whole and data:
         personal["data"] = data

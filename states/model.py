@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 
 class Phase(StrEnum):
@@ -159,6 +160,17 @@ class TriggerDef:
     @property
     def timed(self) -> bool:
         return any(a.role is Role.SYSTEM for a in self.actors)
+
+    @cached_property
+    def personal_fields(self) -> frozenset[str]:
+        """The payload fields the store keeps apart from the chain (read per event)."""
+        return frozenset(f.name for f in self.payload if f.personal)
+
+    @cached_property
+    def whole_payload_personal(self) -> bool:
+        """The payload is one personal application: all of it is kept apart."""
+        spec = self.payload
+        return len(spec) == 1 and spec[0].personal and spec[0].name == "application"
 
 
 @dataclass(frozen=True)

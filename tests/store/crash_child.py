@@ -44,6 +44,7 @@ from policies.deadlines import SHANGHAI
 from policies.errors import JiekunError
 from policies.resident_id import check_character
 from scheduler.firing import Firing, TimerFirer
+from tests.store.store_cases import deep_application, relative_application
 from workflow.clock import SimulatedClock
 from workflow.decider import Decider
 from workflow.engine import Engine
@@ -134,27 +135,10 @@ def plan_of(seed: int, index: int) -> Plan:
 
 def application(plan: Plan, amended: bool = False) -> dict[str, Any]:
     """History 01's deep household (wuxi-city) or history 05's relative one (xinwu)."""
-    app: dict[str, Any] = {
-        "applicant": {"name": "成员0", "id_number": plan.applicant,
-                      "phone": "13900000002" if amended else "13900000001",
-                      "union_member": True, "employment": "employed"},
-        "grassroots_union": UNION_ORG,
-        "unit": {"name": "测试企业", "kind": "enterprise", "region": "滨湖区"},
-        "residence": {"region": "滨湖区", "community": "测试社区"},
-        "household": {"members": [
-            {"name": "成员0", "relation": "self", "annual_income": "12000"},
-            {"name": "成员1", "relation": "spouse", "annual_income": "0"}],
-            "rigid_expenses": []},
-        "accident": None,
-        "declared_category": "deep",
-    }
-    if plan.relative:
-        app["unit"]["region"] = app["residence"]["region"] = "新吴区"
-        app["household"] = {"members": [
-            {"name": "成员0", "relation": "self", "annual_income": "40000"},
-            {"name": "成员1", "relation": "spouse", "annual_income": "20000"}],
-            "rigid_expenses": [{"kind": "medical_self_pay", "annual_amount": "10000"}]}
-        app["declared_category"] = "relative"
+    make = relative_application if plan.relative else deep_application
+    app = make(plan.applicant, UNION_ORG)
+    if amended:
+        app["applicant"]["phone"] = "13900000002"
     return app
 
 

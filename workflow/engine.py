@@ -128,6 +128,19 @@ class Engine:
         require_current_schema(engine)
         return cls(Store(engine), decider or Decider(policy))
 
+    def close(self) -> None:
+        """Release the store's connections: this thread's write connection (kept open between
+        transitions) and the pool. ``engine.store.engine.dispose()`` alone leaves the write
+        connection open: a process opening many engines would run out of server connections."""
+        self.store.close()
+        self.store.engine.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every event committed through this engine; returns an
         unsubscribe function."""

@@ -129,7 +129,7 @@ def open_engine(decider: Decider) -> Iterator[Callable[[str], Engine]]:
 
     yield open_
     for engine in opened:
-        engine.store.engine.dispose()
+        engine.close()
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ class EngineVsFold(RuleBasedStateMachine):
                     assert [(e.seq, e.trigger, e.at, e.derived, e.data) for e in stored] == [
                         (e.seq, e.trigger, e.at, e.derived, e.data) for e in events]
         finally:
-            self.engine.store.engine.dispose()
+            self.engine.close()
 
     # -- helpers ---------------------------------------------------------------------------
 

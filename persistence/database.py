@@ -45,9 +45,10 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Readers (``reading()``) take no write lock: in WAL mode they never block a writer.
         read_only = connection.get_execution_options().get("jiekun_read_only", False)
-        # straight to the driver: this runs once per transaction, on the hot path
-        connection.connection.driver_connection.execute(
-            "BEGIN" if read_only else "BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if driver.in_transaction:
+            return  # begun on the driver already (Store.unit_of_work): SQLAlchemy joins it
+        driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -88,3 +88,8 @@ case_personal = Table(
     Column("application", Text, nullable=False),
     Index("ix_case_personal_applicant", "applicant_id"),
 )
+
+# The projection's columns with an index. SQLite rewrites the index entry of every column an
+# UPDATE sets, changed or not (one more page in the write-ahead log per index and transition),
+# so the engine's update leaves out those whose value the transition keeps.
+CASES_INDEXED = frozenset(c.name for index in cases.indexes for c in index.columns)

@@ -121,7 +121,8 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
                                       f"chain ends at {folded.version} (an event was removed, "
                                       "or added past the head)")
     if _strip(case_of(stored["snapshot"], None)) != _strip(folded) or any(
-            stored[k] != getattr(folded, k) for k in ("state", "category", "reviewing_body")):
+            stored[k] != getattr(folded, k) for k in ("state", "category", "reviewing_body",
+                                                 "grassroots_union")):
         return Problem(case_id, last, "the projection differs from the fold of the events")
     # A purged case whose personal data the policy kept: the vault holds its last application.
     kept = folded.state == "purged" and vault is not None

@@ -30,7 +30,7 @@ from policies.policy_file import Policy
 from policies.routing import CITY
 from workflow.decider import Decider
 from workflow.records import CaseState, Command, Event
-from workflow.rows import case_of, event_of, projection, stored_event, timer_row
+from workflow.rows import case_of, event_of, kept_columns, projection, stored_event, timer_row
 
 Listener = Callable[[Event], None]
 _RECENT = 10_000  # cases whose last written state the engine keeps, oldest dropped first
@@ -251,6 +251,7 @@ class Engine:
                 if changed and application is not None else None,
                 destroy_personal=after.state == "purged"
                 and self.decider.policy.retention.destroy_personal_data,
+                kept=kept_columns(before, after),
             ))
         except VersionConflict:
             if cached is not None:

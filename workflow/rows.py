@@ -17,6 +17,7 @@ from persistence.chain import (
     split_personal,
     utc_text,
 )
+from persistence.schema import CASES_INDEXED
 from persistence.store import ProjectionRow, TimerRow
 from policies.application import Application
 from states import Lifecycle
@@ -77,6 +78,11 @@ def projection(case: CaseState, head_hash: str, updated_at: str) -> ProjectionRo
     return ProjectionRow(case.case_id, case.state, case.version, case.category,
                          case.reviewing_body, case.grassroots_union, snapshot(case), head_hash,
                          updated_at)
+
+
+def kept_columns(before: CaseState, after: CaseState) -> frozenset[str]:
+    """The indexed projection columns (CASES_INDEXED) whose value this transition keeps."""
+    return frozenset(c for c in CASES_INDEXED if getattr(before, c) == getattr(after, c))
 
 
 def timer_row(before: CaseState, after: CaseState) -> TimerRow | None:

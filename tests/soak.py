@@ -68,6 +68,7 @@ class TestRun:
     skipped: int = 0
     fuzz_inputs: dict[str, int] = field(default_factory=dict)  # test → inputs tried
     examples: dict[str, int] = field(default_factory=dict)  # test → hypothesis examples
+    commands: dict[str, int] = field(default_factory=dict)  # state machine → commands compared
     seconds: float = 0.0
     status: int = 0
     output_tail: str = ""
@@ -97,12 +98,17 @@ def run_randomized(scale: int, workdir: Path) -> TestRun:
             run.failures += int(suite.get("failures", 0))
             run.errors += int(suite.get("errors", 0))
             run.skipped += int(suite.get("skipped", 0))
+    counted: dict[str, int] = {}  # examples a test counts itself (a state machine's runs)
     if tally.exists():
         for line in tally.read_text("utf-8").splitlines():
             entry = json.loads(line)
-            run.fuzz_inputs[entry["test"]] = run.fuzz_inputs.get(entry["test"], 0) + int(
-                entry["inputs"])
-    run.examples = hypothesis_examples(done.stdout)
+            test = entry["test"]
+            if "inputs" in entry:
+                run.fuzz_inputs[test] = run.fuzz_inputs.get(test, 0) + int(entry["inputs"])
+            if "examples" in entry:
+                counted[f"{entry['module']}::{test}"] = int(entry["examples"])
+                run.commands[test] = run.commands.get(test, 0) + int(entry.get("commands", 0))
+    run.examples = {**hypothesis_examples(done.stdout), **counted}
     return run
 
 
@@ -206,6 +212,8 @@ def report_markdown(crashes: list[CrashReport], missing: list[str], tests: TestR
                + ", ".join(f"{k} {v:,}" for k, v in sorted(tests.fuzz_inputs.items())) + ") |")
     for test, count in sorted(tests.examples.items()):
         out.append(f"| examples: `{test}` | {count:,} |")
+    for test, count in sorted(tests.commands.items()):
+        out.append(f"| commands compared, engine vs fold: `{test}` | {count:,} |")
     out.append(f"| tests run | {tests.tests} ({', '.join(tests.files)}) |")
     out.append(f"| **crashes** (test failures / errors) | {tests.failures} / {tests.errors} |")
     out.append(f"| skipped | {tests.skipped} |")

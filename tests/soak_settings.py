@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 
@@ -17,3 +18,13 @@ def scale() -> int:
 def examples(default: int) -> int:
     """The number of hypothesis examples for a test whose CI budget is ``default``."""
     return default * scale()
+
+
+def tally(module: str, test: str, **counts: int) -> None:
+    """Add ``counts`` for ``test`` to ``make soak``'s report (``JIEKUN_SOAK_TALLY``, one JSON
+    line each; nothing outside the soak). Kinds: ``inputs`` (fuzz inputs tried),
+    ``examples`` and ``commands`` (a state machine's runs and the commands it compared)."""
+    path = os.environ.get("JIEKUN_SOAK_TALLY")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"module": module, "test": test, **counts}) + "\n")

@@ -18,8 +18,10 @@ fold's list of events.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -38,7 +40,7 @@ from policies.deadlines import SHANGHAI
 from policies.errors import ConcurrencyConflict, JiekunError
 from scheduler.firing import TimerFirer
 from states import TimerKind, build_lifecycle
-from tests.soak_settings import examples
+from tests.soak_settings import examples, tally
 from tests.workflow.builders import (
     AUDITOR,
     OTHER_ID,
@@ -70,6 +72,7 @@ ENDINGS = frozenset({"withdraw", "cancel", "retention_expired", "reject_prelimin
 # steps that send a case back or aside: taken less often, so that paths also reach their end
 DETOURS = frozenset({"raise_objection", "uphold_objection", "request_supplement",
                      "return_to_grassroots", "amend_application", "refuse_exit", "grant_aid"})
+RAN: Counter[str] = Counter()  # this run's examples and compared commands (make soak's tally)
 TRIGGERS = sorted(t.name for t in build_lifecycle().triggers if t.name != "submit")
 ROLE_ACTORS = {"grassroots_union": "own_union", "federation": "reviewing_body",
                "worker": "applicant", "system": "system", "auditor": "auditor"}
@@ -98,6 +101,7 @@ class EngineVsFold(RuleBasedStateMachine):
         self.timed = frozenset(self.fires.values())
 
     def teardown(self) -> None:
+        RAN["examples"] += 1
         try:
             if self.cases:
                 with self.engine.store.reading() as connection:
@@ -143,6 +147,7 @@ class EngineVsFold(RuleBasedStateMachine):
     def _both(self, command: Command) -> None:
         model, after = self._model(command)
         assert self._engine(command) == model, command
+        RAN["commands"] += 1
         if after is not None:
             self._keep(command, model[1], after)
 
@@ -325,6 +330,10 @@ def test_engine_and_fold_agree(new_store: Callable[..., str], decider: Decider,
     Machine.make_url = staticmethod(new_store)  # type: ignore[method-assign]
     Machine.decider = decider
     count = examples(120 if backend_name == "sqlite" else 50)
+    RAN.clear()
     run_state_machine_as_test(Machine, settings=settings(
         max_examples=count, stateful_step_count=60, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    here = Path(__file__).resolve()
+    tally(here.relative_to(here.parents[2]).as_posix(),
+          f"test_engine_and_fold_agree[{backend_name}]", **RAN)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from persistence.queries import case_ids
 from policies.application import validate_application
 from policies.errors import InvalidInput
 from policies.json_input import loads
-from tests.soak_settings import examples
+from tests.soak_settings import examples, tally
 from workflow.decider import Decider
 from workflow.engine import Engine
 from workflow.replay import replay
@@ -52,12 +51,8 @@ TRIED: Counter[str] = Counter()  # test → inputs tried
 @pytest.fixture(scope="module", autouse=True)
 def _tally() -> Iterator[None]:
     yield
-    path = os.environ.get("JIEKUN_SOAK_TALLY")
-    if path:
-        with open(path, "a", encoding="utf-8") as tally:
-            for test, inputs in TRIED.items():
-                tally.write(json.dumps({"module": __name__, "test": test,
-                                        "inputs": inputs}) + "\n")
+    for test, inputs in TRIED.items():
+        tally(__name__, test, inputs=inputs)
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

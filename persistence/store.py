@@ -172,7 +172,6 @@ class Statements:
         self.raw_upsert_applicant = Raw(self.upsert_applicant, compiler)
         self.raw_write_lock = Raw(select(func.pg_advisory_xact_lock(bindparam("id"))), compiler)
 
-
     def update_case(self, kept: frozenset[str]) -> Raw:
         """The conditional update of a case row that leaves out the indexed columns in
         ``kept`` (their values stay as they are; at most 2³ statements, each built once)."""

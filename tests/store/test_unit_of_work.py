@@ -25,6 +25,17 @@ def _events(engine: Engine) -> int:
         return int(connection.execute(text("SELECT count(*) FROM events")).scalar_one())
 
 
+def _idle(engine: Engine) -> bool:
+    """Neither SQLAlchemy nor the driver holds a transaction open on the write connection."""
+    connection = engine.store._writer()
+    driver = connection.connection.driver_connection
+    if isinstance(driver, psycopg.Connection):
+        busy = driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    else:
+        busy = bool(getattr(driver, "in_transaction", True))
+    return not connection.in_transaction() and not busy
+
+
 def test_a_sqlalchemy_statement_commits_with_the_driver_writes(engine: Engine) -> None:
     engine.submit("A", deep_application(resident_id(1)), union(), at(DEEP_SUBMIT))
     engine.fire("A", "start_preliminary_review", union(), at("2024-01-08T10:00:00+08:00"))
@@ -33,6 +44,7 @@ def test_a_sqlalchemy_statement_commits_with_the_driver_writes(engine: Engine) -
         uow.lock_for_write()
         uow.connection.execute(delete(timers).where(timers.c.case_id == "A"))
         assert uow.connection.in_transaction()
+    assert _idle(engine)
     with engine.store.reading() as connection:
         assert connection.execute(text("SELECT count(*) FROM timers")).scalar_one() == 0
     # and the next unit of work starts clean: a command commits as usual
@@ -50,7 +62,7 @@ def test_a_sqlalchemy_statement_rolls_back_with_the_driver_writes(engine: Engine
         assert uow.load("A") is not None
         raise Stop
     assert _events(engine) == 1
-    assert not store._writer().in_transaction()
+    assert _idle(engine)
 
 
 def test_a_write_connection_killed_by_the_server_is_replaced(

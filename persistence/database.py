@@ -48,7 +48,16 @@ def _sqlite_setup(engine: Engine) -> None:
         driver = connection.connection.driver_connection
         if driver.in_transaction:
             return  # begun on the driver already (Store.unit_of_work): SQLAlchemy joins it
-        driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if read_only:
+            driver.execute("BEGIN")
+        else:
+            begin_write(driver)
+
+
+def begin_write(driver: Any) -> None:
+    """Begin a SQLite write transaction on the driver's connection: the write lock is taken at
+    once, so two writers never both read a case and then race to write it."""
+    driver.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from persistence.chain import StoredEvent
+from persistence.database import begin_write
 from persistence.schema import case_personal, cases, events, personal_data, timers
 
 _WRITE_LOCK = 7_246_524  # arbitrary: the advisory lock id of jiekun's event log
@@ -315,17 +316,12 @@ class Store:
         the same driver transaction (``make_engine``'s begin hook sees one is open), and the
         end of the block goes through SQLAlchemy."""
         connection = self._writer()
-        driver: Any = connection.connection.driver_connection
-        sqlite = self.statements.dialect == "sqlite"
         try:
-            if sqlite:  # PostgreSQL's driver begins by itself at the first statement
-                driver.execute("BEGIN IMMEDIATE")
+            if self.statements.dialect == "sqlite":  # PostgreSQL's driver begins by itself
+                begin_write(connection.connection.driver_connection)
             uow = UnitOfWork(connection, self.statements)
             yield uow
-            if connection.in_transaction():
-                connection.commit()
-            else:
-                driver.commit()
+            self._end(connection, commit=True)
         except BaseException:
             self._roll_back(connection)
             raise
@@ -333,16 +329,22 @@ class Store:
             action()
 
     @staticmethod
-    def _roll_back(connection: Connection) -> None:
+    def _end(connection: Connection, *, commit: bool) -> None:
+        """Commit or roll back: through SQLAlchemy when a statement made it join, else on the
+        driver (the transaction is the same either way)."""
+        owner: Any = (connection if connection.in_transaction()
+                      else connection.connection.driver_connection)
+        if commit:
+            owner.commit()
+        else:
+            owner.rollback()
+
+    def _roll_back(self, connection: Connection) -> None:
         if connection.invalidated:
             connection.close()
             return
         try:
-            if connection.in_transaction():
-                connection.rollback()
-            else:
-                driver: Any = connection.connection.driver_connection
-                driver.rollback()
+            self._end(connection, commit=False)
         except Exception:
             # the connection itself broke (server gone, socket closed): not kept
             connection.invalidate()

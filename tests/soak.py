@@ -106,8 +106,9 @@ def run_randomized(scale: int, workdir: Path) -> TestRun:
             if "inputs" in entry:
                 run.fuzz_inputs[test] = run.fuzz_inputs.get(test, 0) + int(entry["inputs"])
             if "examples" in entry:
-                counted[f"{entry['module']}::{test}"] = int(entry["examples"])
-                run.commands[test] = run.commands.get(test, 0) + int(entry.get("commands", 0))
+                named = f"{entry['module']}::{test}"  # as pytest and its statistics name it
+                counted[named] = int(entry["examples"])
+                run.commands[named] = int(entry.get("commands", 0))
     run.examples = {**hypothesis_examples(done.stdout), **counted}
     return run
 

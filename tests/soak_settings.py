@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 def scale() -> int:
@@ -20,11 +23,13 @@ def examples(default: int) -> int:
     return default * scale()
 
 
-def tally(module: str, test: str, **counts: int) -> None:
-    """Add ``counts`` for ``test`` to ``make soak``'s report (``JIEKUN_SOAK_TALLY``, one JSON
-    line each; nothing outside the soak). Kinds: ``inputs`` (fuzz inputs tried),
-    ``examples`` and ``commands`` (a state machine's runs and the commands it compared)."""
+def tally(test_file: str, test: str, **counts: int) -> None:
+    """Add ``counts`` for ``test`` of ``test_file`` (its ``__file__``) to ``make soak``'s
+    report (``JIEKUN_SOAK_TALLY``, one JSON line each; nothing outside the soak). Kinds:
+    ``inputs`` (fuzz inputs tried), ``examples`` and ``commands`` (a state machine's runs and
+    the commands it compared)."""
     path = os.environ.get("JIEKUN_SOAK_TALLY")
     if path:
+        module = Path(test_file).resolve().relative_to(_ROOT).as_posix()
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps({"module": module, "test": test, **counts}) + "\n")

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -334,6 +333,4 @@ def test_engine_and_fold_agree(new_store: Callable[..., str], decider: Decider,
     run_state_machine_as_test(Machine, settings=settings(
         max_examples=count, stateful_step_count=60, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
-    here = Path(__file__).resolve()
-    tally(here.relative_to(here.parents[2]).as_posix(),
-          f"test_engine_and_fold_agree[{backend_name}]", **RAN)
+    tally(__file__, f"test_engine_and_fold_agree[{backend_name}]", **RAN)

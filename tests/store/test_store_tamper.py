@@ -219,6 +219,12 @@ PAST_THE_CHAIN: dict[str, Callable[[Connection], None]] = {
     "deleted_head": delete(13),
     "projection": lambda c: c.execute(text(
         "UPDATE cases SET state = 'archived' WHERE case_id = :c"), {"c": CASE}),
+    # the indexed columns the reads of a union and of a federation filter on (the engine's
+    # update leaves them out when a transition keeps them, so nothing rewrites them)
+    "projection_union": lambda c: c.execute(text(
+        "UPDATE cases SET grassroots_union = 'gu-elsewhere' WHERE case_id = :c"), {"c": CASE}),
+    "projection_body": lambda c: c.execute(text(
+        "UPDATE cases SET reviewing_body = 'xishan' WHERE case_id = :c"), {"c": CASE}),
     # C-8 exited 2025-04-03: retention 10 years → due 2035-04-03 00:00+08:00 (04-02 16:00Z);
     # one month earlier
     "timer": lambda c: c.execute(text(

@@ -52,7 +52,7 @@ TRIED: Counter[str] = Counter()  # test → inputs tried
 def _tally() -> Iterator[None]:
     yield
     for test, inputs in TRIED.items():
-        tally(__name__, test, inputs=inputs)
+        tally(__file__, test, inputs=inputs)
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

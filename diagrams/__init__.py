@@ -2,10 +2,10 @@
 and one case's path over it. Definition → neutral model (``model``) → graphviz (``render``),
 so the model can be tested without graphviz."""
 
-from diagrams.extract import lifecycle_diagram
-from diagrams.fonts import CJK_FONT, FontCheckError, cjk_font_check
-from diagrams.labels import DEFAULT_LENGTHS
-from diagrams.model import (
+from jiekun.diagrams.extract import lifecycle_diagram
+from jiekun.diagrams.fonts import CJK_FONT, FontCheckError, cjk_font_check
+from jiekun.diagrams.labels import DEFAULT_LENGTHS
+from jiekun.diagrams.model import (
     LANGS,
     START_NODE_ID,
     Cluster,
@@ -22,8 +22,8 @@ from diagrams.model import (
     PathMark,
     PathStep,
 )
-from diagrams.path import case_path_diagram
-from diagrams.render import FORMATS, render, to_dot
+from jiekun.diagrams.path import case_path_diagram
+from jiekun.diagrams.render import FORMATS, render, to_dot
 
 __all__ = [
     "CJK_FONT", "DEFAULT_LENGTHS", "FORMATS", "LANGS", "START_NODE_ID", "Cluster", "Diagram",

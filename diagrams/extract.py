@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from diagrams.labels import (
+from jiekun.diagrams.labels import (
     BRANCH_LABELS,
     LEGEND_LABELS,
     LEGEND_TITLE,
@@ -20,7 +20,7 @@ from diagrams.labels import (
     pick,
     resolve_lengths,
 )
-from diagrams.model import (
+from jiekun.diagrams.model import (
     START_NODE_ID,
     Cluster,
     Diagram,
@@ -32,7 +32,7 @@ from diagrams.model import (
     Node,
     NodeKind,
 )
-from states import Lifecycle, Phase, Role, Route, StateDef, TimerDef, TriggerDef
+from jiekun.states import Lifecycle, Phase, Role, Route, StateDef, TimerDef, TriggerDef
 
 
 def lifecycle_diagram(lifecycle: Lifecycle, lang: str = "zh", guards: bool = False,

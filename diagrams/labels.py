@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from diagrams.model import LANGS, Lang, LegendSample
-from states import ActorRule, Branch, Label, LengthUnit, Phase, Role, Scope, TimerDef, TimerKind
+from jiekun.diagrams.model import LANGS, Lang, LegendSample
+from jiekun.states import (
+    ActorRule,
+    Branch,
+    Label,
+    LengthUnit,
+    Phase,
+    Role,
+    Scope,
+    TimerDef,
+    TimerKind,
+)
 
 PHASE_LABELS: Mapping[Phase, Label] = {
     Phase.APPLICATION: Label("申报审核", "Application and review"),

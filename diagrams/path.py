@@ -15,9 +15,9 @@ from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from diagrams.extract import lifecycle_diagram
-from diagrams.labels import LEGEND_LABELS, PATH_TITLE, check_lang, pick
-from diagrams.model import (
+from jiekun.diagrams.extract import lifecycle_diagram
+from jiekun.diagrams.labels import LEGEND_LABELS, PATH_TITLE, check_lang, pick
+from jiekun.diagrams.model import (
     START_NODE_ID,
     Diagram,
     Edge,
@@ -28,7 +28,7 @@ from diagrams.model import (
     PathMark,
     PathStep,
 )
-from states import Lifecycle
+from jiekun.states import Lifecycle
 
 # DESIGN.md: dates are Asia/Shanghai dates, whatever zone a timestamp was stored in.
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")

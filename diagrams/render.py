@@ -14,8 +14,8 @@ from pathlib import Path
 
 import graphviz
 
-from diagrams.fonts import CJK_FONT, cjk_font_check
-from diagrams.model import (
+from jiekun.diagrams.fonts import CJK_FONT, cjk_font_check
+from jiekun.diagrams.model import (
     Diagram,
     Edge,
     Emphasis,

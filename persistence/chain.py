@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from states import Lifecycle
+from jiekun.states import Lifecycle
 
 GENESIS = "sha256:" + "0" * 64
 # json.dumps with options builds an encoder per call; one prebuilt encoder writes the same text

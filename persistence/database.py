@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
-from policies.errors import JiekunError
+from jiekun.policies.errors import JiekunError
 
 DEFAULT_URL = "sqlite:///jiekun.db"
 _MIGRATIONS = Path(__file__).parent / "migrations"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, and_, select
 
-from persistence.chain import StoredEvent
-from persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.persistence.chain import StoredEvent
+from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
 
 _EVENT_COLUMNS = (events.c.position, events.c.case_id, events.c.seq, events.c.at,
                   events.c.trigger, events.c.actor, events.c.data, events.c.personal_digest,

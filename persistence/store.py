@@ -22,9 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from persistence.chain import StoredEvent
-from persistence.database import begin_write
-from persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.persistence.chain import StoredEvent
+from jiekun.persistence.database import begin_write
+from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
 
 _WRITE_LOCK = 7_246_524  # arbitrary: the advisory lock id of jiekun's event log
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from policies.aid_tables import ITEM_LABELS, PAID_ITEMS, TierTable
-from policies.money import yuan
-from policies.policy_file import Policy
-from policies.results import RuleResult
-from policies.rules import rule
+from jiekun.policies.aid_tables import ITEM_LABELS, PAID_ITEMS, TierTable
+from jiekun.policies.money import yuan
+from jiekun.policies.policy_file import Policy
+from jiekun.policies.results import RuleResult
+from jiekun.policies.rules import rule
 
 AID_STATES = ("archived", "phase_out")
 

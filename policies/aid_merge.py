@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from policies.aid_tables import AidPolicy
-from policies.application import problems_of
-from policies.errors import InvalidPolicyFile
-from policies.policy_file import Policy
+from jiekun.policies.aid_tables import AidPolicy
+from jiekun.policies.application import problems_of
+from jiekun.policies.errors import InvalidPolicyFile
+from jiekun.policies.policy_file import Policy
 
 
 def with_tier_tables(policy: Policy, tables_file: Path, id_suffix: str) -> Policy:

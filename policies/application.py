@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from policies.errors import FieldProblem, InvalidApplication
-from policies.money import NumberLiteral, parse_amount
-from policies.resident_id import birth_date, normalize_id
+from jiekun.policies.errors import FieldProblem, InvalidApplication
+from jiekun.policies.money import NumberLiteral, parse_amount
+from jiekun.policies.resident_id import birth_date, normalize_id
 
 Region = Literal["梁溪区", "锡山区", "惠山区", "滨湖区", "新吴区", "经开区", "江阴市", "宜兴市"]
 REGIONS: tuple[str, ...] = typing.get_args(Region)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from policies.errors import NotAuthorized
-from policies.routing import BODY_NAMES, CITY
-from states import ActorRule, Role, Scope
+from jiekun.policies.errors import NotAuthorized
+from jiekun.policies.routing import BODY_NAMES, CITY
+from jiekun.states import ActorRule, Role, Scope
 
 
 @dataclass(frozen=True)

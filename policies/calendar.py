@@ -13,8 +13,8 @@ from datetime import date, timedelta
 
 import chinese_calendar
 
-from policies.errors import PolicyNotInForce
-from policies.policy_file import CalendarYear, Policy
+from jiekun.policies.errors import PolicyNotInForce
+from jiekun.policies.policy_file import CalendarYear, Policy
 
 
 def _library_year(year: int) -> frozenset[date] | None:

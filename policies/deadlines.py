@@ -11,7 +11,7 @@ import calendar
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from policies.calendar import WorkingCalendar
+from jiekun.policies.calendar import WorkingCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -12,12 +12,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from policies.application import CATEGORIES, Application
-from policies.money import display, yuan
-from policies.policy_file import Policy
-from policies.results import RuleResult
-from policies.routing import BODY_NAMES, reviewing_body
-from policies.rules import rule
+from jiekun.policies.application import CATEGORIES, Application
+from jiekun.policies.money import display, yuan
+from jiekun.policies.policy_file import Policy
+from jiekun.policies.results import RuleResult
+from jiekun.policies.routing import BODY_NAMES, reviewing_body
+from jiekun.policies.rules import rule
 
 _ZH_CATEGORY = {"deep": "深度困难", "relative": "相对困难", "accident": "意外致困"}
 

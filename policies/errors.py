@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from policies.results import RuleResult
+    from jiekun.policies.results import RuleResult
 
 
 class JiekunError(Exception):

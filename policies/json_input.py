@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from policies.errors import FieldProblem, InvalidInput
-from policies.money import IntLiteral, NumberLiteral
+from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.money import IntLiteral, NumberLiteral
 
 
 def _reject_constant(name: str) -> Any:

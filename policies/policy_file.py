@@ -19,9 +19,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from policies.aid_tables import AidPolicy
-from policies.application import problems_of
-from policies.errors import InvalidPolicyFile, PolicyNotInForce
+from jiekun.policies.aid_tables import AidPolicy
+from jiekun.policies.application import problems_of
+from jiekun.policies.errors import InvalidPolicyFile, PolicyNotInForce
 
 DEFAULT_POLICY_FILE = "wx-2023-45.toml"
 

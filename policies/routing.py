@@ -11,7 +11,7 @@ Interpretations, as POLICY.md asks them written down:
 
 from __future__ import annotations
 
-from policies.application import Application
+from jiekun.policies.application import Application
 
 BODY_NAMES: dict[str, str] = {
     "wuxi-city": "无锡市总工会",

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from policies.deadlines import SHANGHAI
-from policies.errors import FieldProblem, InvalidInput
-from scheduler.firing import Firing, TimerFirer
-from scheduler.service import SchedulerService
-from scheduler.timers import due_page
-from workflow.cli_common import EXIT_INVALID, _emit, _fail, common, main
-from workflow.cli_store import _engine, db_option
-from workflow.clock import SimulatedClock
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.scheduler.firing import Firing, TimerFirer
+from jiekun.scheduler.service import SchedulerService
+from jiekun.scheduler.timers import due_page
+from jiekun.workflow.cli_common import EXIT_INVALID, _emit, _fail, common, main
+from jiekun.workflow.cli_store import _engine, db_option
+from jiekun.workflow.clock import SimulatedClock
 
 _FAR = datetime(9999, 1, 1, tzinfo=SHANGHAI)
 

@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from persistence.chain import utc_text
-from policies.authorization import SYSTEM
-from policies.deadlines import publicity_elapsed_at
-from policies.errors import JiekunError, PolicyNotInForce
-from scheduler.timers import DueTimer, due_page, set_due, undated
-from states import TimerKind
-from workflow.clock import Clock, SimulatedClock
-from workflow.engine import Engine, TimerBatch, TimerClaim, TimerGone
-from workflow.records import Command
+from jiekun.persistence.chain import utc_text
+from jiekun.policies.authorization import SYSTEM
+from jiekun.policies.deadlines import publicity_elapsed_at
+from jiekun.policies.errors import JiekunError, PolicyNotInForce
+from jiekun.scheduler.timers import DueTimer, due_page, set_due, undated
+from jiekun.states import TimerKind
+from jiekun.workflow.clock import Clock, SimulatedClock
+from jiekun.workflow.engine import Engine, TimerBatch, TimerClaim, TimerGone
+from jiekun.workflow.records import Command
 
 
 @dataclass(frozen=True)

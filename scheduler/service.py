@@ -23,11 +23,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from policies.deadlines import SHANGHAI
-from scheduler.firing import Firing, TimerFirer
-from scheduler.timers import next_due
-from workflow.clock import Clock, RealClock
-from workflow.engine import Engine
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.scheduler.firing import Firing, TimerFirer
+from jiekun.scheduler.timers import next_due
+from jiekun.workflow.clock import Clock, RealClock
+from jiekun.workflow.engine import Engine
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True,

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from persistence.chain import from_utc_text, utc_text
-from persistence.schema import timers
-from policies.deadlines import SHANGHAI
+from jiekun.persistence.chain import from_utc_text, utc_text
+from jiekun.persistence.schema import timers
+from jiekun.policies.deadlines import SHANGHAI
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The case lifecycle as data (LIFECYCLE.md): states, triggers, actors, guards, timers."""
 
-from states.lifecycle import build_lifecycle
-from states.model import (
+from jiekun.states.lifecycle import build_lifecycle
+from jiekun.states.model import (
     ActorRule,
     Branch,
     Effect,
@@ -19,7 +19,7 @@ from states.model import (
     TimerKind,
     TriggerDef,
 )
-from states.validation import LifecycleDefinitionError
+from jiekun.states.validation import LifecycleDefinitionError
 
 __all__ = [
     "ActorRule", "Branch", "Effect", "FieldType", "Label", "LengthUnit", "Lifecycle",

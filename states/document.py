@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from states.lifecycle import build_lifecycle
-from states.model import Lifecycle, PayloadField, Route, TriggerDef
+from jiekun.states.lifecycle import build_lifecycle
+from jiekun.states.model import Lifecycle, PayloadField, Route, TriggerDef
 
 _SCOPES = {"applicant": "the applicant", "own_union": "its grassroots union",
            "reviewing_body": "the reviewing body",

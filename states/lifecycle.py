@@ -3,7 +3,7 @@ diagrams and the docs are all built from."""
 
 from __future__ import annotations
 
-from states.model import (
+from jiekun.states.model import (
     ActorRule,
     Branch,
     Effect,
@@ -21,7 +21,7 @@ from states.model import (
     TimerKind,
     TriggerDef,
 )
-from states.validation import validate_lifecycle
+from jiekun.states.validation import validate_lifecycle
 
 A, X, E, C = Phase.APPLICATION, Phase.ARCHIVE, Phase.EXIT, Phase.CLOSED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from states.model import Lifecycle, Role
+from jiekun.states.model import Lifecycle, Role
 
 
 class LifecycleDefinitionError(ValueError):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.policy_file import Policy, load_policy
-from workflow.decider import Decider
+from jiekun.policies.policy_file import Policy, load_policy
+from jiekun.workflow.decider import Decider
 
 CASES = Path(__file__).parent / "cases"
 

@@ -31,9 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from persistence.database import make_engine, upgrade
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.workflow.decider import Decider
 from tests.store.crash_harness import CrashReport, run_kills
-from workflow.decider import Decider
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTED = time.perf_counter()

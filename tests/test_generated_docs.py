@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from states import build_lifecycle
-from states.document import markdown
+from jiekun.states import build_lifecycle
+from jiekun.states.document import markdown
 
 ROOT = Path(__file__).parents[1]
 

@@ -12,19 +12,19 @@ from typing import Any
 
 import pytest
 
-from policies.application import validate_application
-from policies.eligibility import assess
-from policies.errors import InvalidInput, PolicyNotInForce
-from policies.json_input import loads
-from policies.policy_file import Policy
-from workflow.decider import Decider
-from workflow.replay import replay
+from jiekun.policies.application import validate_application
+from jiekun.policies.eligibility import assess
+from jiekun.policies.errors import InvalidInput, PolicyNotInForce
+from jiekun.policies.json_input import loads
+from jiekun.policies.policy_file import Policy
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.replay import replay
 
 CASES = Path(__file__).parent / "cases"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "cases"
 ASSESS = sorted((CASES / "assess").glob("*.json"))
 HISTORIES = sorted((CASES / "histories").glob("*.jsonl"))
-JIEKUN = [sys.executable, "-m", "workflow.cli"]
+JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 
 
 def test_there_are_cases() -> None:

@@ -7,10 +7,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from persistence.queries import derivations_of
-from policies.aid_tables import ITEM_LABELS
-from workflow.engine import Engine
-from workflow.records import Derived
+from jiekun.persistence.queries import derivations_of
+from jiekun.policies.aid_tables import ITEM_LABELS
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Derived
 
 
 def aid_report(engine: Engine, year: str | None = None, body: str | None = None,

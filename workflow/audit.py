@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from persistence.chain import GENESIS, digest, utc_text
-from persistence.queries import EventRecord, all_case_ids, event_query, record_of
-from persistence.schema import case_personal, cases, events, timers
-from policies.application import Application
-from workflow.decider import Decider
-from workflow.records import CaseState
-from workflow.rows import case_of, event_of
+from jiekun.persistence.chain import GENESIS, digest, utc_text
+from jiekun.persistence.queries import EventRecord, all_case_ids, event_query, record_of
+from jiekun.persistence.schema import case_personal, cases, events, timers
+from jiekun.policies.application import Application
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.records import CaseState
+from jiekun.workflow.rows import case_of, event_of
 
 _CHUNK = 500  # case ids a query reads at a time
 

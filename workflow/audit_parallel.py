@@ -9,12 +9,12 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from persistence.database import make_engine
-from persistence.queries import all_case_ids
-from persistence.store import Store
-from policies.policy_file import Policy
-from workflow.audit import AuditReport, verify
-from workflow.decider import Decider
+from jiekun.persistence.database import make_engine
+from jiekun.persistence.queries import all_case_ids
+from jiekun.persistence.store import Store
+from jiekun.policies.policy_file import Policy
+from jiekun.workflow.audit import AuditReport, verify
+from jiekun.workflow.decider import Decider
 
 PARALLEL_FROM = 5_000  # cases: below that, starting processes costs more than it saves
 

@@ -13,16 +13,16 @@ from typing import Any
 
 import click
 
-import scheduler.cli  # noqa: F401  (each of these attaches its commands to main)
-import workflow.cli_demo
-import workflow.cli_diagram
-import workflow.cli_store  # noqa: F401
-from policies.application import validate_application
-from policies.eligibility import assess as assess_household
-from policies.errors import InvalidInput, PolicyNotInForce
-from policies.json_input import loads
-from workflow import render_text
-from workflow.cli_common import (
+import jiekun.scheduler.cli
+import jiekun.workflow.cli_demo
+import jiekun.workflow.cli_diagram
+import jiekun.workflow.cli_store  # noqa: F401
+from jiekun.policies.application import validate_application
+from jiekun.policies.eligibility import assess as assess_household
+from jiekun.policies.errors import InvalidInput, PolicyNotInForce
+from jiekun.policies.json_input import loads
+from jiekun.workflow import render_text
+from jiekun.workflow.cli_common import (
     EXIT_INVALID,
     EXIT_POLICY,
     EXIT_VIOLATIONS,
@@ -33,9 +33,9 @@ from workflow.cli_common import (
     common,
     main,
 )
-from workflow.clock import RealClock, today
-from workflow.decider import Decider
-from workflow.replay import replay as run_replay
+from jiekun.workflow.clock import RealClock, today
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.replay import replay as run_replay
 
 __all__ = ["main"]
 

@@ -14,13 +14,13 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from policies.errors import (
+from jiekun.policies.errors import (
     FieldProblem,
     InvalidInput,
     InvalidPolicyFile,
     JiekunError,
 )
-from policies.policy_file import Policy, load_policy
+from jiekun.policies.policy_file import Policy, load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_VIOLATIONS, EXIT_INVALID, EXIT_POLICY = 1, 2, 3

@@ -12,19 +12,19 @@ from typing import Any
 
 import click
 
-from diagrams import case_path_diagram, lifecycle_diagram, render
-from persistence.database import make_engine, upgrade
-from policies.aid_merge import policy_text_with_tables
-from policies.authorization import Actor
-from workflow.aid_report import aid_report
-from workflow.audit import verify
-from workflow.cli_common import _policy, main
-from workflow.cli_diagram import path_steps
-from workflow.decider import Decider
-from workflow.demo import END, START, DemoStats, Simulation
-from workflow.demo_caseload import caseload
-from workflow.engine import Engine
-from workflow.transfer import export_lines
+from jiekun.diagrams import case_path_diagram, lifecycle_diagram, render
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.policies.aid_merge import policy_text_with_tables
+from jiekun.policies.authorization import Actor
+from jiekun.workflow.aid_report import aid_report
+from jiekun.workflow.audit import verify
+from jiekun.workflow.cli_common import _policy, main
+from jiekun.workflow.cli_diagram import path_steps
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.demo import END, START, DemoStats, Simulation
+from jiekun.workflow.demo_caseload import caseload
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.transfer import export_lines
 
 AUDITOR = Actor("auditor")
 DATA = Path(__file__).parents[1] / "policies" / "data"

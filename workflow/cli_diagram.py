@@ -8,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from diagrams import PathStep, case_path_diagram, lifecycle_diagram, render, to_dot
-from policies.errors import FieldProblem, InvalidInput, JiekunError
-from workflow.cli_common import EXIT_INVALID, _fail, _policy, _read, common, main
-from workflow.cli_store import db_option, parse_actor
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.records import Event
-from workflow.replay import replay
+from jiekun.diagrams import PathStep, case_path_diagram, lifecycle_diagram, render, to_dot
+from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
+from jiekun.workflow.cli_common import EXIT_INVALID, _fail, _policy, _read, common, main
+from jiekun.workflow.cli_store import db_option, parse_actor
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Event
+from jiekun.workflow.replay import replay
 
 
 def path_steps(events: Sequence[Event]) -> list[PathStep]:

@@ -13,15 +13,15 @@ from typing import Any
 
 import click
 
-from persistence.database import make_engine, upgrade
-from policies.authorization import Actor
-from policies.errors import FieldProblem, InvalidInput, JiekunError, PolicyNotInForce
-from policies.json_input import loads
-from workflow import render_text
-from workflow.aid_report import aid_report
-from workflow.aid_report import render_text as render_aid
-from workflow.audit_parallel import verify_store
-from workflow.cli_common import (
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError, PolicyNotInForce
+from jiekun.policies.json_input import loads
+from jiekun.workflow import render_text
+from jiekun.workflow.aid_report import aid_report
+from jiekun.workflow.aid_report import render_text as render_aid
+from jiekun.workflow.audit_parallel import verify_store
+from jiekun.workflow.cli_common import (
     EXIT_INVALID,
     EXIT_POLICY,
     EXIT_VIOLATIONS,
@@ -32,13 +32,13 @@ from workflow.cli_common import (
     common,
     main,
 )
-from workflow.clock import RealClock, today
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.records import CaseState, Event
-from workflow.simulate import render_text as render_simulation
-from workflow.simulate import simulate_policy
-from workflow.transfer import export_lines, import_history
+from jiekun.workflow.clock import RealClock, today
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import CaseState, Event
+from jiekun.workflow.simulate import render_text as render_simulation
+from jiekun.workflow.simulate import simulate_policy
+from jiekun.workflow.transfer import export_lines, import_history
 
 db_option = click.option("--db", "db_url", envvar="JIEKUN_DB", default="sqlite:///jiekun.db",
                          show_default=True, help="SQLAlchemy URL of the store ($JIEKUN_DB)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Protocol
 
-from policies.deadlines import SHANGHAI, local_date, require_aware
+from jiekun.policies.deadlines import SHANGHAI, local_date, require_aware
 
 
 class Clock(Protocol):

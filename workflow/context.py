@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from policies.application import Application, Household
-from policies.calendar import WorkingCalendar
-from policies.deadlines import local_date
-from policies.eligibility import Assessment, assess
-from policies.policy_file import Policy
-from workflow.records import CaseState, Command
+from jiekun.policies.application import Application, Household
+from jiekun.policies.calendar import WorkingCalendar
+from jiekun.policies.deadlines import local_date
+from jiekun.policies.eligibility import Assessment, assess
+from jiekun.policies.policy_file import Policy
+from jiekun.workflow.records import CaseState, Command
 
 
 class OpenCases(Protocol):

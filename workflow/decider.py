@@ -14,12 +14,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from policies.aid_tables import PAID_ITEMS
-from policies.application import Application
-from policies.authorization import Parties, authorize
-from policies.calendar import WorkingCalendar
-from policies.deadlines import local_date, require_aware
-from policies.errors import (
+from jiekun.policies.aid_tables import PAID_ITEMS
+from jiekun.policies.application import Application
+from jiekun.policies.authorization import Parties, authorize
+from jiekun.policies.calendar import WorkingCalendar
+from jiekun.policies.deadlines import local_date, require_aware
+from jiekun.policies.errors import (
     FieldProblem,
     GuardFailed,
     InvalidPayload,
@@ -27,14 +27,14 @@ from policies.errors import (
     ObjectionProblem,
     TransitionNotAllowed,
 )
-from policies.policy_file import Policy, load_policy
-from states import Effect, FieldType, Lifecycle, TriggerDef
-from workflow.context import Decision, OpenCases
-from workflow.effects import apply, derive
-from workflow.guards import GUARDS
-from workflow.machine import NO_CASE, LifecycleMachine, Subject
-from workflow.payloads import validate_payload
-from workflow.records import CaseState, Command, Derived, Event
+from jiekun.policies.policy_file import Policy, load_policy
+from jiekun.states import Effect, FieldType, Lifecycle, TriggerDef
+from jiekun.workflow.context import Decision, OpenCases
+from jiekun.workflow.effects import apply, derive
+from jiekun.workflow.guards import GUARDS
+from jiekun.workflow.machine import NO_CASE, LifecycleMachine, Subject
+from jiekun.workflow.payloads import validate_payload
+from jiekun.workflow.records import CaseState, Command, Derived, Event
 
 
 def _submission_parties(data: Mapping[str, Any] | None) -> Parties:

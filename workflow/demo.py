@@ -18,16 +18,16 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from policies.application import validate_application
-from policies.authorization import Actor
-from policies.deadlines import SHANGHAI, local_date
-from policies.eligibility import assess
-from policies.errors import JiekunError
-from scheduler.firing import Firing, TimerFirer
-from workflow.clock import SimulatedClock
-from workflow.demo_caseload import Household, new_household
-from workflow.engine import Engine
-from workflow.records import Event
+from jiekun.policies.application import validate_application
+from jiekun.policies.authorization import Actor
+from jiekun.policies.deadlines import SHANGHAI, local_date
+from jiekun.policies.eligibility import assess
+from jiekun.policies.errors import JiekunError
+from jiekun.scheduler.firing import Firing, TimerFirer
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.demo_caseload import Household, new_household
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Event
 
 START = datetime(2024, 1, 2, 8, tzinfo=SHANGHAI)
 END = datetime(2026, 6, 30, 23, 59, tzinfo=SHANGHAI)

@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from policies.deadlines import SHANGHAI
-from policies.resident_id import check_character
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.resident_id import check_character
 
 REGIONS = (("梁溪区", "320213", 16), ("锡山区", "320205", 10), ("惠山区", "320206", 10),
            ("滨湖区", "320211", 14), ("新吴区", "320214", 12), ("经开区", "320292", 6),

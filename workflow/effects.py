@@ -11,13 +11,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from policies.application import Accident, Application, Household
-from policies.deadlines import local_date, months_due, publicity_elapsed_at, years_due
-from policies.errors import PolicyNotInForce
-from states import Effect, Lifecycle, TimerKind
-from workflow.context import Decision
-from workflow.guards import aid_rank
-from workflow.records import AidRecord, CaseState, Derived, Event, Timer
+from jiekun.policies.application import Accident, Application, Household
+from jiekun.policies.deadlines import local_date, months_due, publicity_elapsed_at, years_due
+from jiekun.policies.errors import PolicyNotInForce
+from jiekun.states import Effect, Lifecycle, TimerKind
+from jiekun.workflow.context import Decision
+from jiekun.workflow.guards import aid_rank
+from jiekun.workflow.records import AidRecord, CaseState, Derived, Event, Timer
 
 
 def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,

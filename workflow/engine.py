@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from persistence.chain import GENESIS, utc_text
-from persistence.database import make_engine, require_current_schema
-from persistence.queries import (
+from jiekun.persistence.chain import GENESIS, utc_text
+from jiekun.persistence.database import make_engine, require_current_schema
+from jiekun.persistence.queries import (
     CaseFilter,
     EventRecord,
     case_events,
@@ -23,14 +23,21 @@ from persistence.queries import (
     event_at,
     events_since,
 )
-from persistence.store import Loaded, Store, UnitOfWork, VersionConflict, Write
-from policies.authorization import Actor, may_read
-from policies.errors import ConcurrencyConflict, JiekunError, NotAuthorized
-from policies.policy_file import Policy
-from policies.routing import CITY
-from workflow.decider import Decider
-from workflow.records import CaseState, Command, Event
-from workflow.rows import case_of, event_of, kept_columns, projection, stored_event, timer_row
+from jiekun.persistence.store import Loaded, Store, UnitOfWork, VersionConflict, Write
+from jiekun.policies.authorization import Actor, may_read
+from jiekun.policies.errors import ConcurrencyConflict, JiekunError, NotAuthorized
+from jiekun.policies.policy_file import Policy
+from jiekun.policies.routing import CITY
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.records import CaseState, Command, Event
+from jiekun.workflow.rows import (
+    case_of,
+    event_of,
+    kept_columns,
+    projection,
+    stored_event,
+    timer_row,
+)
 
 Listener = Callable[[Event], None]
 _RECENT = 10_000  # cases whose last written state the engine keeps, oldest dropped first

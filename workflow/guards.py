@@ -10,14 +10,14 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from policies.aid import aid_state, aid_tier, find_table, medical_cap, no_arbitrary_cut
-from policies.aid_tables import TierTable
-from policies.deadlines import publicity_elapsed_at
-from policies.eligibility import eligible_result, out_of_hardship_result
-from policies.results import RuleResult
-from policies.rules import rule
-from states import TimerKind
-from workflow.context import Decision
+from jiekun.policies.aid import aid_state, aid_tier, find_table, medical_cap, no_arbitrary_cut
+from jiekun.policies.aid_tables import TierTable
+from jiekun.policies.deadlines import publicity_elapsed_at
+from jiekun.policies.eligibility import eligible_result, out_of_hardship_result
+from jiekun.policies.results import RuleResult
+from jiekun.policies.rules import rule
+from jiekun.states import TimerKind
+from jiekun.workflow.context import Decision
 
 Guard = Callable[[Decision], RuleResult]
 

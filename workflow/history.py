@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from policies.authorization import Actor
-from policies.errors import FieldProblem, InvalidInput
-from policies.json_input import loads
-from policies.money import NumberLiteral
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.json_input import loads
+from jiekun.policies.money import NumberLiteral
 
 _KEYS = {"case", "at", "event", "actor", "data", "derived"}
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from transitions import EventData, Machine
 
-from policies.errors import FieldProblem, InvalidPayload, JiekunError
-from policies.results import RuleResult
-from policies.rules import RULE_IDS
-from states import Branch, Lifecycle, Route, build_lifecycle
-from workflow.context import Decision
-from workflow.guards import GUARDS
+from jiekun.policies.errors import FieldProblem, InvalidPayload, JiekunError
+from jiekun.policies.results import RuleResult
+from jiekun.policies.rules import RULE_IDS
+from jiekun.states import Branch, Lifecycle, Route, build_lifecycle
+from jiekun.workflow.context import Decision
+from jiekun.workflow.guards import GUARDS
 
 NO_CASE = "__none__"  # the machine's stand-in for "no case yet", the source of submit
 

@@ -10,17 +10,17 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from policies.aid_tables import AID_ITEMS
-from policies.application import (
+from jiekun.policies.aid_tables import AID_ITEMS
+from jiekun.policies.application import (
     Accident,
     Household,
     household_problems,
     validate_application,
     validate_model,
 )
-from policies.errors import FieldProblem, InvalidApplication, InvalidPayload
-from policies.money import NumberLiteral, parse_amount
-from states import FieldType, TriggerDef
+from jiekun.policies.errors import FieldProblem, InvalidApplication, InvalidPayload
+from jiekun.policies.money import NumberLiteral, parse_amount
+from jiekun.states import FieldType, TriggerDef
 
 CANCEL_REASONS = ("false_information", "deceased", "moved_out", "other")
 _PERIOD = re.compile(r"(19|20)[0-9]{2}(-(0[1-9]|1[0-2]))?")

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from policies.application import Application
-from policies.authorization import Actor, Parties
-from states import TimerKind
+from jiekun.policies.application import Application
+from jiekun.policies.authorization import Actor, Parties
+from jiekun.states import TimerKind
 
 
 class Timer(BaseModel):

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from policies.errors import FieldProblem, InvalidInput, JiekunError
-from workflow.decider import Decider
-from workflow.history import HistoryLine, parse_history
-from workflow.records import CaseState, Command, Derived, Event
+from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.history import HistoryLine, parse_history
+from jiekun.workflow.records import CaseState, Command, Derived, Event
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from persistence.chain import (
+from jiekun.persistence.chain import (
     StoredEvent,
     canonical,
     digest,
@@ -17,11 +17,11 @@ from persistence.chain import (
     split_personal,
     utc_text,
 )
-from persistence.schema import CASES_INDEXED
-from persistence.store import ProjectionRow, TimerRow
-from policies.application import Application
-from states import Lifecycle
-from workflow.records import CaseState, Derived, Event
+from jiekun.persistence.schema import CASES_INDEXED
+from jiekun.persistence.store import ProjectionRow, TimerRow
+from jiekun.policies.application import Application
+from jiekun.states import Lifecycle
+from jiekun.workflow.records import CaseState, Derived, Event
 
 _CASE = TypeAdapter(CaseState)
 _PERSONAL_FIELDS = {"application", "applicant_id"}

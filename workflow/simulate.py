@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from policies.authorization import Actor
-from policies.eligibility import assess
-from policies.policy_file import Policy
-from workflow.engine import Engine
+from jiekun.policies.authorization import Actor
+from jiekun.policies.eligibility import assess
+from jiekun.policies.policy_file import Policy
+from jiekun.workflow.engine import Engine
 
 OPEN_ARCHIVE = ("archived", "under_recheck", "phase_out")
 STANDINGS = ("deep", "relative", "accident", "out")

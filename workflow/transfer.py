@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from persistence.queries import all_events, case_events, purged_cases
-from policies.deadlines import SHANGHAI
-from policies.errors import FieldProblem, InvalidInput
-from workflow.engine import Engine
-from workflow.history import HistoryLine, event_line, parse_history
-from workflow.records import CaseState, Command, Event
-from workflow.replay import ReplayReport, judge_history
-from workflow.rows import event_of
+from jiekun.persistence.queries import all_events, case_events, purged_cases
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.history import HistoryLine, event_line, parse_history
+from jiekun.workflow.records import CaseState, Command, Event
+from jiekun.workflow.replay import ReplayReport, judge_history
+from jiekun.workflow.rows import event_of
 
 
 def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from persistence.schema import metadata
+from jiekun.persistence.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata,

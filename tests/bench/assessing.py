@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from policies.application import validate_application
-from policies.deadlines import local_date
-from policies.eligibility import assess
+from jiekun.policies.application import validate_application
+from jiekun.policies.deadlines import local_date
+from jiekun.policies.eligibility import assess
+from jiekun.workflow.decider import Decider
 from tests.bench.workload import applications
-from workflow.decider import Decider
 
 
 @dataclass

@@ -27,12 +27,12 @@ from typing import Any
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import bindparam, create_engine, event, insert, select, update
 
-from persistence.database import make_engine, upgrade
-from persistence.schema import cases, events
-from persistence.store import ProjectionRow
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.schema import cases, events
+from jiekun.persistence.store import ProjectionRow
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 from tests.bench.workload import CaseRun, Step, stream
-from workflow.decider import Decider
-from workflow.engine import Engine
 
 _CASE_COLUMNS = [c.name for c in cases.c if c.name != "case_id"]
 

@@ -14,15 +14,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from persistence.database import make_engine
-from persistence.store import Store
+from jiekun.persistence.database import make_engine
+from jiekun.persistence.store import Store
+from jiekun.workflow.audit import verify
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.replay import replay
 from tests.bench import durable, replaying, verifying
 from tests.bench.run import templates_of
 from tests.bench.workload import build, stream
-from workflow.audit import verify
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.replay import replay
 
 
 def profiled(title: str, work: Callable[[], object], top: int) -> None:

@@ -7,10 +7,10 @@ import json
 import time
 from dataclasses import dataclass
 
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.history import event_line
+from jiekun.workflow.replay import replay
 from tests.bench.workload import CaseRun, stream
-from workflow.decider import Decider
-from workflow.history import event_line
-from workflow.replay import replay
 
 
 def history(runs: list[CaseRun]) -> list[str]:

@@ -24,9 +24,9 @@ def vm_hwm_kb() -> int:
 
 
 def main(url: str, until: str) -> None:
-    from scheduler.service import SchedulerService
-    from workflow.clock import SimulatedClock
-    from workflow.engine import Engine
+    from jiekun.scheduler.service import SchedulerService
+    from jiekun.workflow.clock import SimulatedClock
+    from jiekun.workflow.engine import Engine
 
     engine = Engine.open(url)
     service = SchedulerService(engine, clock=SimulatedClock(datetime.fromisoformat(until)),

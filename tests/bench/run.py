@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from persistence.database import make_engine
+from jiekun.persistence.database import make_engine
+from jiekun.workflow.decider import Decider
 from tests.bench import assessing, durable, replaying, scheduling, verifying
 from tests.bench.workload import CaseRun, build, stream
-from workflow.decider import Decider
 
 if TYPE_CHECKING:
     from tests.store.pg import PostgresServer

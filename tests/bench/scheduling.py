@@ -26,15 +26,15 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from persistence.chain import from_utc_text, utc_text
-from persistence.schema import timers
-from policies.deadlines import SHANGHAI
-from scheduler.firing import TimerFirer
+from jiekun.persistence.chain import from_utc_text, utc_text
+from jiekun.persistence.schema import timers
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.scheduler.firing import TimerFirer
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 from tests.bench.durable import quiet_heap
 from tests.bench.workload import CaseRun, build, stream
-from workflow.clock import SimulatedClock
-from workflow.decider import Decider
-from workflow.engine import Engine
 
 Log = Callable[[str], None]
 START = datetime(2024, 1, 1, tzinfo=SHANGHAI)
@@ -102,7 +102,7 @@ def measure_firing(url: str, decider: Decider) -> FiringResult:
 
 def add_pending_timers(url: str, count: int, log: Log | None = None) -> None:
     """``count`` pending timers not due before 2027 (one per made-up case), executemany."""
-    from persistence.database import make_engine
+    from jiekun.persistence.database import make_engine
 
     engine = make_engine(url)
     first = datetime(2027, 1, 1, 9, tzinfo=SHANGHAI)
@@ -120,8 +120,8 @@ def add_pending_timers(url: str, count: int, log: Log | None = None) -> None:
 
 
 def pending_count(url: str) -> dict[str, int]:
-    from persistence.database import make_engine
-    from scheduler.timers import count_by_status
+    from jiekun.persistence.database import make_engine
+    from jiekun.scheduler.timers import count_by_status
 
     engine = make_engine(url)
     try:

@@ -21,16 +21,16 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from persistence.chain import GENESIS, StoredEvent, digest
-from persistence.database import make_engine
-from persistence.queries import event_query
-from persistence.schema import case_personal, cases, events, personal_data, timers
-from persistence.store import Store
+from jiekun.persistence.chain import GENESIS, StoredEvent, digest
+from jiekun.persistence.database import make_engine
+from jiekun.persistence.queries import event_query
+from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.persistence.store import Store
+from jiekun.workflow.audit import AuditReport
+from jiekun.workflow.audit_parallel import verify_store
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.rows import projection
 from tests.bench.workload import CaseRun, resident_id
-from workflow.audit import AuditReport
-from workflow.audit_parallel import verify_store
-from workflow.decider import Decider
-from workflow.rows import projection
 
 Log = Callable[[str], None]
 

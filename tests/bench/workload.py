@@ -24,18 +24,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from persistence.chain import GENESIS, StoredEvent
-from persistence.store import ProjectionRow, TimerRow
-from policies.application import validate_application
-from policies.authorization import SYSTEM, Actor
-from policies.deadlines import local_date
-from policies.eligibility import assess
-from policies.resident_id import check_character
-from workflow.decider import Decider
-from workflow.demo_caseload import caseload
-from workflow.records import CaseState, Command, Event
-from workflow.replay import OpenCaseIndex
-from workflow.rows import projection, stored_event, timer_row
+from jiekun.persistence.chain import GENESIS, StoredEvent
+from jiekun.persistence.store import ProjectionRow, TimerRow
+from jiekun.policies.application import validate_application
+from jiekun.policies.authorization import SYSTEM, Actor
+from jiekun.policies.deadlines import local_date
+from jiekun.policies.eligibility import assess
+from jiekun.policies.resident_id import check_character
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.demo_caseload import caseload
+from jiekun.workflow.records import CaseState, Command, Event
+from jiekun.workflow.replay import OpenCaseIndex
+from jiekun.workflow.rows import projection, stored_event, timer_row
 
 FIRST_DAY, LAST_DAY = date(2024, 1, 2), date(2024, 12, 20)
 PATHS = ("rejected", "archive", "objection", "recheck", "exit")

@@ -8,10 +8,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from diagrams import START_NODE_ID, Emphasis, case_path_diagram
-from workflow.cli_diagram import path_steps
-from workflow.decider import Decider
-from workflow.replay import replay
+from jiekun.diagrams import START_NODE_ID, Emphasis, case_path_diagram
+from jiekun.workflow.cli_diagram import path_steps
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.replay import replay
 
 HISTORY = Path(__file__).parents[1] / "cases" / "histories" / (
     "07-exit-refused-verified-announced.jsonl")
@@ -52,7 +52,7 @@ def test_c8_path_highlights_exactly_its_transitions_in_order(decider: Decider) -
 
 def test_c8_path_through_the_command(tmp_path: Path) -> None:
     out = tmp_path / "c8.svg"
-    run = subprocess.run([sys.executable, "-m", "workflow.cli", "diagram", "--history",
+    run = subprocess.run([sys.executable, "-m", "jiekun.workflow.cli", "diagram", "--history",
                           str(HISTORY), "--case", "C-8", "-o", str(out)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

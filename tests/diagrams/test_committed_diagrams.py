@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from diagrams import lifecycle_diagram, to_dot
-from workflow.decider import Decider
+from jiekun.diagrams import lifecycle_diagram, to_dot
+from jiekun.workflow.decider import Decider
 
 FOLDER = Path(__file__).parents[2] / "diagrams"
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from diagrams import (
+from jiekun.diagrams import (
     START_NODE_ID,
     Cluster,
     Diagram,
@@ -18,9 +18,9 @@ from diagrams import (
     NodeKind,
     lifecycle_diagram,
 )
-from diagrams.labels import BRANCH_LABELS
-from policies.policy_file import load_policy
-from states import Branch, Lifecycle, Phase, Role, Scope, build_lifecycle
+from jiekun.diagrams.labels import BRANCH_LABELS
+from jiekun.policies.policy_file import load_policy
+from jiekun.states import Branch, Lifecycle, Phase, Role, Scope, build_lifecycle
 
 LIFECYCLE: Lifecycle = build_lifecycle()
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from diagrams import (
+from jiekun.diagrams import (
     START_NODE_ID,
     Diagram,
     Emphasis,
@@ -19,8 +19,8 @@ from diagrams import (
     lifecycle_diagram,
     to_dot,
 )
-from diagrams.model import step_marker
-from states import Lifecycle, build_lifecycle
+from jiekun.diagrams.model import step_marker
+from jiekun.states import Lifecycle, build_lifecycle
 
 LIFECYCLE: Lifecycle = build_lifecycle()
 SHANGHAI = ZoneInfo("Asia/Shanghai")

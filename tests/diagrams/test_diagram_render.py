@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from diagrams import (
+from jiekun.diagrams import (
     CJK_FONT,
     Diagram,
     FontCheckError,
@@ -23,10 +23,10 @@ from diagrams import (
     render,
     to_dot,
 )
-from states import Lifecycle, build_lifecycle
+from jiekun.states import Lifecycle, build_lifecycle
 
 # ``diagrams.render`` the attribute is the function; the module is reached through importlib
-render_module = importlib.import_module("diagrams.render")
+render_module = importlib.import_module("jiekun.diagrams.render")
 
 LIFECYCLE: Lifecycle = build_lifecycle()
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -142,7 +142,7 @@ def test_a_font_fontconfig_has_to_replace_is_an_error() -> None:
 
 
 def test_without_fc_match_the_check_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    fonts_module = importlib.import_module("diagrams.fonts")
+    fonts_module = importlib.import_module("jiekun.diagrams.fonts")
     monkeypatch.setattr(fonts_module.shutil, "which", lambda name: None)
     with pytest.raises(FontCheckError, match="fc-match not found"):
         cjk_font_check()

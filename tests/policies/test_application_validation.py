@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from policies.application import Application, validate_application
-from policies.errors import InvalidApplication, InvalidInput
-from policies.json_input import loads
+from jiekun.policies.application import Application, validate_application
+from jiekun.policies.errors import InvalidApplication, InvalidInput
+from jiekun.policies.json_input import loads
 
 ON = date(2024, 9, 2)
 REGIONS = ("梁溪区", "锡山区", "惠山区", "滨湖区", "新吴区", "经开区", "江阴市", "宜兴市")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.calendar import WorkingCalendar
-from policies.deadlines import (
+from jiekun.policies.calendar import WorkingCalendar
+from jiekun.policies.deadlines import (
     SHANGHAI,
     add_months,
     local_date,
@@ -25,8 +25,8 @@ from policies.deadlines import (
     publicity_elapsed_at,
     years_due,
 )
-from policies.errors import PolicyNotInForce
-from policies.policy_file import DEFAULT_POLICY_FILE, load_policy
+from jiekun.policies.errors import PolicyNotInForce
+from jiekun.policies.policy_file import DEFAULT_POLICY_FILE, load_policy
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "policies" / "data" / DEFAULT_POLICY_FILE
 EIGHT_HOURS = timedelta(hours=8)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-JIEKUN = [sys.executable, "-m", "workflow.cli"]
+JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 RULE_IDS = ("R-DEEP-INCOME", "R-DEEP-NET", "R-REL-INCOME", "R-REL-NET", "R-ACC-EVENT",
             "R-ACC-INCOME", "R-ACC-NET")

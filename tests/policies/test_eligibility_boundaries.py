@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from policies.application import validate_application
-from policies.eligibility import Assessment, assess
-from policies.errors import PolicyNotInForce
-from policies.money import display
-from policies.policy_file import Policy
+from jiekun.policies.application import validate_application
+from jiekun.policies.eligibility import Assessment, assess
+from jiekun.policies.errors import PolicyNotInForce
+from jiekun.policies.money import display
+from jiekun.policies.policy_file import Policy
 
 ON = date(2024, 9, 2)  # L = 1115 (from 2024-07-01)
 CENT = Decimal("0.01")

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from policies.application import Application, validate_application
-from policies.authorization import Actor, Parties, may_read
-from policies.eligibility import assess
-from policies.policy_file import Policy
-from policies.routing import BODY_NAMES, reviewing_body
+from jiekun.policies.application import Application, validate_application
+from jiekun.policies.authorization import Actor, Parties, may_read
+from jiekun.policies.eligibility import assess
+from jiekun.policies.policy_file import Policy
+from jiekun.policies.routing import BODY_NAMES, reviewing_body
 
 ON = date(2024, 9, 2)
 REGIONS = ("梁溪区", "锡山区", "惠山区", "滨湖区", "新吴区", "经开区", "江阴市", "宜兴市")

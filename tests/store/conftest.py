@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pg import PostgresServer, PostgresUnavailable
 
-from persistence.database import make_engine, upgrade
-from workflow.decider import Decider
-from workflow.engine import Engine
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -37,18 +37,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from persistence.chain import from_utc_text, utc_text
-from persistence.schema import cases, events, timers
-from policies.authorization import SYSTEM, Actor
-from policies.deadlines import SHANGHAI
-from policies.errors import JiekunError
-from policies.resident_id import check_character
-from scheduler.firing import Firing, TimerFirer
+from jiekun.persistence.chain import from_utc_text, utc_text
+from jiekun.persistence.schema import cases, events, timers
+from jiekun.policies.authorization import SYSTEM, Actor
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.errors import JiekunError
+from jiekun.policies.resident_id import check_character
+from jiekun.scheduler.firing import Firing, TimerFirer
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Command, Event
 from tests.store.store_cases import deep_application, relative_application
-from workflow.clock import SimulatedClock
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.records import Command, Event
 
 WINDOW = 6  # cases in progress at a time
 FIRST_BASE = datetime(2024, 1, 8, 9, 0, tzinfo=SHANGHAI)

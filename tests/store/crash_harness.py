@@ -44,13 +44,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists
 from sqlalchemy import select as sql_select
 
-from persistence.queries import event_query, record_of
-from persistence.schema import case_personal, cases, events, personal_data, timers
-from workflow.audit import verify
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.records import CaseState
-from workflow.rows import event_of, timer_row
+from jiekun.persistence.queries import event_query, record_of
+from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.workflow.audit import verify
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import CaseState
+from jiekun.workflow.rows import event_of, timer_row
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # seconds for the child to report ``running``

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from persistence.schema import metadata
-from policies.authorization import Actor
-from policies.resident_id import check_character
-from workflow.engine import Engine
-from workflow.records import Event
+from jiekun.persistence.schema import metadata
+from jiekun.policies.authorization import Actor
+from jiekun.policies.resident_id import check_character
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Event
 
 HISTORIES = Path(__file__).resolve().parents[1] / "cases" / "histories"
 GU = "gu-test-001"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from policies.authorization import Actor
-from policies.errors import ConcurrencyConflict, JiekunError
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import ConcurrencyConflict, JiekunError
 
 # The setup leaves every case in preliminary_review at version 2 (submit, start).
 SETUP_VERSION = 2
@@ -36,7 +36,7 @@ def race(url: str, process: int, cases: list[tuple[str, str]], union_org: str,
     try:
         from datetime import datetime
 
-        from workflow.engine import Engine
+        from jiekun.workflow.engine import Engine
 
         engine = Engine.open(url)
         when = datetime.fromisoformat(AT)

@@ -20,9 +20,15 @@ from typing import Any
 
 import pytest
 
-from policies.aid_merge import with_tier_tables
-from policies.errors import GuardFailed
-from policies.policy_file import load_policy
+from jiekun.policies.aid_merge import with_tier_tables
+from jiekun.policies.errors import GuardFailed
+from jiekun.policies.policy_file import load_policy
+from jiekun.workflow.aid_report import aid_report
+from jiekun.workflow.audit import verify
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.replay import replay
+from jiekun.workflow.transfer import export_lines, import_history
 from tests.workflow.builders import at, fed
 from tests.workflow.test_aid import (
     EXPECTED_REPLAY,
@@ -31,14 +37,8 @@ from tests.workflow.test_aid import (
     outcome,
     policy_file_text,
 )
-from workflow.aid_report import aid_report
-from workflow.audit import verify
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.replay import replay
-from workflow.transfer import export_lines, import_history
 
-JIEKUN = [sys.executable, "-m", "workflow.cli"]
+JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 ITEM_ZH = {"living": "生活救助", "education": "子女助学", "medical": "医疗救助",
            "training": "职业培训", "job_referral": "职业介绍", "legal_aid": "法律援助"}
 

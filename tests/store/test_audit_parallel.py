@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-import workflow.audit_parallel as parallel
-from persistence.database import make_engine, upgrade
-from policies.authorization import Actor
-from policies.policy_file import load_policy
-from workflow.audit import verify
-from workflow.engine import Engine
-from workflow.transfer import import_history
+import jiekun.workflow.audit_parallel as parallel
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.policies.authorization import Actor
+from jiekun.policies.policy_file import load_policy
+from jiekun.workflow.audit import verify
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.transfer import import_history
 
 HISTORIES = sorted((Path(__file__).parents[1] / "cases" / "histories").glob("*.jsonl"))
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from persistence.chain import canonical
+from jiekun.persistence.chain import canonical
 from tests.soak_settings import examples
 
 SCALARS = (st.none() | st.booleans() | st.integers(min_value=-10**20, max_value=10**20)

@@ -19,12 +19,12 @@ from pathlib import Path
 from crash_harness import ROOT, Checker, CrashReport, run_kills
 from sqlalchemy import delete, select, update
 
-from persistence.chain import from_utc_text
-from persistence.database import make_engine, upgrade
-from persistence.schema import cases, events, timers
-from policies.authorization import SYSTEM
-from workflow.decider import Decider
-from workflow.engine import Engine
+from jiekun.persistence.chain import from_utc_text
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.schema import cases, events, timers
+from jiekun.policies.authorization import SYSTEM
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 
 KILLS = 12
 

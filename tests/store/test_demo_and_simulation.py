@@ -23,13 +23,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from store_cases import dump_tables
 
-from persistence.schema import cases, events
-from policies.eligibility import assess
-from policies.policy_file import load_policy
-from workflow.audit import verify
-from workflow.cli import main
-from workflow.engine import Engine
-from workflow.simulate import OPEN_ARCHIVE, STANDINGS, simulate_policy
+from jiekun.persistence.schema import cases, events
+from jiekun.policies.eligibility import assess
+from jiekun.policies.policy_file import load_policy
+from jiekun.workflow.audit import verify
+from jiekun.workflow.cli import main
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.simulate import OPEN_ARCHIVE, STANDINGS, simulate_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSEHOLDS = 150
@@ -45,7 +45,7 @@ def default_policy_text() -> str:
 
 
 def run_demo(output: Path, seed: int | None = None) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "workflow.cli", "demo", "--households", str(HOUSEHOLDS),
+    args = [sys.executable, "-m", "jiekun.workflow.cli", "demo", "--households", str(HOUSEHOLDS),
             "--output", str(output)] + ([] if seed is None else ["--seed", str(seed)])
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
 

@@ -34,11 +34,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from policies.authorization import Actor, may_read
-from policies.deadlines import SHANGHAI
-from policies.errors import ConcurrencyConflict, JiekunError
-from scheduler.firing import TimerFirer
-from states import TimerKind, build_lifecycle
+from jiekun.policies.authorization import Actor, may_read
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.errors import ConcurrencyConflict, JiekunError
+from jiekun.scheduler.firing import TimerFirer
+from jiekun.states import TimerKind, build_lifecycle
+from jiekun.workflow.audit import verify
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import CaseState, Command, Event, Timer
 from tests.soak_settings import examples, tally
 from tests.workflow.builders import (
     AUDITOR,
@@ -54,11 +59,6 @@ from tests.workflow.builders import (
     worker,
 )
 from tests.workflow.test_triggers import good_data
-from workflow.audit import verify
-from workflow.clock import SimulatedClock
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.records import CaseState, Command, Event, Timer
 
 START = datetime(2024, 3, 4, 9, 0, tzinfo=SHANGHAI)  # a Monday
 THIRD_ID = "320211198505055121"  # born 1985-05-05

@@ -22,17 +22,17 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, MetaData, inspect, select
 from store_cases import at, drive
 
-from persistence.database import make_engine, upgrade
-from persistence.schema import metadata
-from policies.authorization import Actor
-from policies.policy_file import load_policy
-from policies.resident_id import check_character
-from scheduler.firing import TimerFirer
-from workflow.cli import main
-from workflow.clock import SimulatedClock
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.transfer import export_lines
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.schema import metadata
+from jiekun.policies.authorization import Actor
+from jiekun.policies.policy_file import load_policy
+from jiekun.policies.resident_id import check_character
+from jiekun.scheduler.firing import TimerFirer
+from jiekun.workflow.cli import main
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.transfer import export_lines
 
 CASE = "P-1"
 FIRST17 = "32021419820617358"

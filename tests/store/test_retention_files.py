@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from persistence.database import make_engine, upgrade
-from scheduler.firing import TimerFirer
-from workflow.clock import SimulatedClock
-from workflow.engine import Engine
-from workflow.transfer import import_history
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.scheduler.firing import TimerFirer
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.transfer import import_history
 
 HISTORY = Path(__file__).parents[1] / "cases" / "histories" / (
     "07-exit-refused-verified-announced.jsonl")

@@ -29,13 +29,13 @@ import pytest
 from sqlalchemy import select
 from store_cases import deep_application, union, worker
 
-from persistence.chain import from_utc_text
-from persistence.database import make_engine, upgrade
-from persistence.schema import events, metadata, timers
-from policies.deadlines import SHANGHAI
-from policies.resident_id import check_character
-from workflow.audit import verify
-from workflow.engine import Engine
+from jiekun.persistence.chain import from_utc_text
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.schema import events, metadata, timers
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.resident_id import check_character
+from jiekun.workflow.audit import verify
+from jiekun.workflow.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_DAY = datetime(2024, 1, 8, 10, tzinfo=SHANGHAI)
@@ -87,7 +87,7 @@ def copy_store(source: str, target: str) -> None:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "workflow.cli", *args]
+    return [sys.executable, "-m", "jiekun.workflow.cli", *args]
 
 
 @pytest.fixture

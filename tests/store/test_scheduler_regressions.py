@@ -13,13 +13,13 @@ from pathlib import Path
 from click.testing import CliRunner
 from store_cases import at, deep_application, resident_id, union
 
-from persistence.database import make_engine, upgrade
-from policies.policy_file import parse_policy
-from scheduler.firing import TimerFirer
-from workflow.cli import main
-from workflow.clock import SimulatedClock
-from workflow.decider import Decider
-from workflow.engine import Engine
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.policies.policy_file import parse_policy
+from jiekun.scheduler.firing import TimerFirer
+from jiekun.workflow.cli import main
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,9 +52,9 @@ def test_publicity_into_an_unknown_calendar_year_fires_once_the_year_is_added(
 
 def test_demo_export_replays_under_the_policy_file_it_writes(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "workflow.cli", "demo", "--households", "150",
-                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "jiekun.workflow.cli", "demo",
+                           "--households", "150", "--output", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     result = CliRunner().invoke(main, ["replay", str(out / "history.jsonl"), "--policy",
                                        str(out / "policy.toml"), "--format", "json"])

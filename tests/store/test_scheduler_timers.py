@@ -32,16 +32,16 @@ from store_cases import (
     worker,
 )
 
-from persistence.database import make_engine, upgrade
-from persistence.schema import events, timers
-from persistence.store import UnitOfWork
-from scheduler.firing import Firing, TimerFirer
-from scheduler.service import SchedulerService
-from scheduler.timers import DueTimer
-from workflow.audit import verify
-from workflow.cli import main
-from workflow.clock import RealClock, SimulatedClock
-from workflow.engine import Engine
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.schema import events, timers
+from jiekun.persistence.store import UnitOfWork
+from jiekun.scheduler.firing import Firing, TimerFirer
+from jiekun.scheduler.service import SchedulerService
+from jiekun.scheduler.timers import DueTimer
+from jiekun.workflow.audit import verify
+from jiekun.workflow.cli import main
+from jiekun.workflow.clock import RealClock, SimulatedClock
+from jiekun.workflow.engine import Engine
 
 
 @pytest.fixture

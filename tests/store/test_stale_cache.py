@@ -9,14 +9,14 @@ from collections.abc import Callable
 import pytest
 from store_cases import CITY, DEEP_STEPS, SYSTEM, at, drive, union
 
-from persistence.chain import GENESIS
-from policies.authorization import Actor
-from policies.errors import ConcurrencyConflict
-from scheduler.firing import TimerFirer
-from workflow.audit import verify
-from workflow.clock import SimulatedClock
-from workflow.decider import Decider
-from workflow.engine import Engine
+from jiekun.persistence.chain import GENESIS
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import ConcurrencyConflict
+from jiekun.scheduler.firing import TimerFirer
+from jiekun.workflow.audit import verify
+from jiekun.workflow.clock import SimulatedClock
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 
 
 def _chain_ok(engine: Engine) -> None:
@@ -74,7 +74,7 @@ def test_the_remembered_case_is_checked_against_the_stored_head_not_only_the_ver
     drive(engine, "K", relative=False, n=24, steps=1)
     from sqlalchemy import update
 
-    from persistence.schema import cases
+    from jiekun.persistence.schema import cases
     with engine.store.engine.begin() as connection:
         connection.execute(update(cases).where(cases.c.case_id == "K")
                            .values(head_hash=GENESIS))

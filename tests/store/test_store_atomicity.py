@@ -27,9 +27,9 @@ from store_cases import (
     worker,
 )
 
-from persistence.store import UnitOfWork, Write
-from workflow.engine import Engine
-from workflow.records import Event
+from jiekun.persistence.store import UnitOfWork, Write
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Event
 
 
 class Injected(RuntimeError):

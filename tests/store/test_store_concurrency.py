@@ -23,9 +23,9 @@ from sqlalchemy import text
 from store_cases import DEEP_SUBMIT, GU, at, deep_application, resident_id, union
 from store_race import SETUP_VERSION, race
 
-from workflow.audit import verify
-from workflow.decider import Decider
-from workflow.engine import Engine
+from jiekun.workflow.audit import verify
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
 
 PROCESSES, CASES = 8, 200
 

@@ -30,9 +30,9 @@ from store_cases import (
     worker,
 )
 
-from persistence.database import SchemaBehind, make_engine, require_current_schema, upgrade
-from policies.authorization import Actor
-from policies.errors import (
+from jiekun.persistence.database import SchemaBehind, make_engine, require_current_schema, upgrade
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import (
     ConcurrencyConflict,
     GuardFailed,
     InvalidInput,
@@ -41,9 +41,9 @@ from policies.errors import (
     NotAuthorized,
     TransitionNotAllowed,
 )
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.records import Event
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import Event
 
 OpenEngine = Callable[[str], Engine]
 T1 = at("2024-01-08T10:00:00+08:00")
@@ -426,6 +426,6 @@ def test_a_projection_row_has_exactly_the_case_table_columns_in_order() -> None:
     """The store writes a ProjectionRow's fields as the ``cases`` row (``vars`` of it)."""
     import dataclasses
 
-    from persistence.schema import cases
-    from persistence.store import ProjectionRow
+    from jiekun.persistence.schema import cases
+    from jiekun.persistence.store import ProjectionRow
     assert [f.name for f in dataclasses.fields(ProjectionRow)] == [c.name for c in cases.c]

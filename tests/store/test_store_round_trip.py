@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from store_cases import HISTORIES, expected_report, history_lines, report_subset
 
-from workflow.audit import verify
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.replay import replay
-from workflow.transfer import export_lines, import_history
+from jiekun.workflow.audit import verify
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.replay import replay
+from jiekun.workflow.transfer import export_lines, import_history
 
 NAMES = sorted(p.name for p in HISTORIES.glob("*.jsonl"))
-JIEKUN = [sys.executable, "-m", "workflow.cli"]
+JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 
 
 def test_every_worked_history_is_covered() -> None:

@@ -30,13 +30,13 @@ from store_cases import (
     worker,
 )
 
-from workflow.audit import AuditReport, verify
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.transfer import import_history
+from jiekun.workflow.audit import AuditReport, verify
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.transfer import import_history
 
 CASE = "C-8"
-JIEKUN = [sys.executable, "-m", "workflow.cli"]
+JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 
 
 def _fill(engine: Engine) -> Engine:

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, delete, text
 from store_cases import DEEP_SUBMIT, at, deep_application, resident_id, union
 
-from persistence.schema import timers
-from workflow.engine import Engine
+from jiekun.persistence.schema import timers
+from jiekun.workflow.engine import Engine
 
 
 class Stop(RuntimeError):

@@ -36,12 +36,12 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from policies.authorization import Actor
-from policies.deadlines import SHANGHAI
-from states import TimerKind
-from workflow.decider import Decider
-from workflow.records import CaseState, Command, Event
-from workflow.replay import OpenCaseIndex
+from jiekun.policies.authorization import Actor
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.states import TimerKind
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.records import CaseState, Command, Event
+from jiekun.workflow.replay import OpenCaseIndex
 
 UNION = "gu-test-001"
 OTHER_UNION = "gu-test-002"

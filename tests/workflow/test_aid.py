@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from policies.aid_merge import with_tier_tables
-from policies.authorization import Actor
-from policies.errors import (
+from jiekun.policies.aid_merge import with_tier_tables
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import (
     GuardFailed,
     InvalidPayload,
     InvalidPolicyFile,
@@ -36,8 +36,12 @@ from policies.errors import (
     NotAuthorized,
     TransitionNotAllowed,
 )
-from policies.policy_file import load_policy
-from states import TimerKind, build_lifecycle
+from jiekun.policies.policy_file import load_policy
+from jiekun.states import TimerKind, build_lifecycle
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.effects import apply as fold
+from jiekun.workflow.records import AidRecord, CaseState, Command, Derived, Event
+from jiekun.workflow.replay import replay
 from tests.workflow.builders import (
     AUDITOR,
     OTHER_ID,
@@ -54,16 +58,12 @@ from tests.workflow.builders import (
     union,
     worker,
 )
-from workflow.decider import Decider
-from workflow.effects import apply as fold
-from workflow.records import AidRecord, CaseState, Command, Derived, Event
-from workflow.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
 ILLUSTRATIVE = ROOT / "policies" / "data" / "illustrative-aid-tiers.toml"
 DEFAULT_POLICY_FILE = ROOT / "policies" / "data" / "wx-2023-45.toml"
 THIRD_ID = resident_id("32021119850505123")  # born 1985-05-05
-JIEKUN = [sys.executable, "-m", "workflow.cli"]
+JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 
 # The illustrative tables (tier: min–max yuan; the first tier is the highest):
 #   living   deep      1: 1500–2000   2: 1000–1499.99  3: 500–999.99

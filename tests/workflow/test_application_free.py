@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
-from policies.errors import JiekunError
-from states import Effect, FieldType
-from workflow.context import OpenCases
-from workflow.decider import (
+from jiekun.policies.errors import JiekunError
+from jiekun.states import Effect, FieldType
+from jiekun.workflow.context import OpenCases
+from jiekun.workflow.decider import (
     APPLICATION_FREE_EFFECTS,
     APPLICATION_FREE_GUARDS,
     Decider,
     reads_application,
 )
-from workflow.records import CaseState, Command, Event
-from workflow.replay import replay
+from jiekun.workflow.records import CaseState, Command, Event
+from jiekun.workflow.replay import replay
 
 from .test_triggers import ALLOWED
 

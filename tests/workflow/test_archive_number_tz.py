@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from policies.deadlines import SHANGHAI
-from workflow.decider import Decider
-from workflow.replay import replay
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.replay import replay
 
 UNION = {"role": "grassroots_union", "org": "gu-prop-a"}
 BINHU = {"role": "federation", "org": "binhu"}

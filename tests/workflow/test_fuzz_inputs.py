@@ -20,16 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from persistence.database import make_engine, upgrade
-from persistence.queries import case_ids
-from policies.application import validate_application
-from policies.errors import InvalidInput
-from policies.json_input import loads
+from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.queries import case_ids
+from jiekun.policies.application import validate_application
+from jiekun.policies.errors import InvalidInput
+from jiekun.policies.json_input import loads
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.replay import replay
+from jiekun.workflow.transfer import import_history
 from tests.soak_settings import examples, tally
-from workflow.decider import Decider
-from workflow.engine import Engine
-from workflow.replay import replay
-from workflow.transfer import import_history
 
 EXAMPLE = json.loads((Path(__file__).parents[1] / "examples" / "application.json")
                      .read_text("utf-8"))

@@ -32,15 +32,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from policies.authorization import Actor
-from policies.deadlines import SHANGHAI
-from policies.errors import GuardFailed, JiekunError, TransitionNotAllowed
-from states import Role, Scope, TimerKind
+from jiekun.policies.authorization import Actor
+from jiekun.policies.deadlines import SHANGHAI
+from jiekun.policies.errors import GuardFailed, JiekunError, TransitionNotAllowed
+from jiekun.states import Role, Scope, TimerKind
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.history import event_line
+from jiekun.workflow.records import CaseState, Command, Event
+from jiekun.workflow.replay import OpenCaseIndex, replay
 from tests.soak_settings import examples
-from workflow.decider import Decider
-from workflow.history import event_line
-from workflow.records import CaseState, Command, Event
-from workflow.replay import OpenCaseIndex, replay
 
 # ---------------------------------------------------------------------------------------------
 # Parties

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from policies.application import validate_application
-from policies.errors import InvalidPayload
-from states import TimerKind
+from jiekun.policies.application import validate_application
+from jiekun.policies.errors import InvalidPayload
+from jiekun.states import TimerKind
+from jiekun.workflow.decider import Decider
 from tests.workflow.builders import at, drive_to, fed, household, union, worker
-from workflow.decider import Decider
 
 
 def _readmitted_after_exit(decider: Decider):

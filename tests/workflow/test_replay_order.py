@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflow.decider import Decider
-from workflow.replay import replay
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.replay import replay
 
 CASES = Path(__file__).parents[1] / "cases" / "histories"
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from policies.authorization import Actor
-from policies.errors import (
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import (
     GuardFailed,
     InvalidPayload,
     JiekunError,
@@ -31,8 +31,11 @@ from policies.errors import (
     PolicyNotInForce,
     TransitionNotAllowed,
 )
-from policies.policy_file import Policy
-from states import TimerKind, build_lifecycle
+from jiekun.policies.policy_file import Policy
+from jiekun.states import TimerKind, build_lifecycle
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.records import CaseState, Command
+from jiekun.workflow.replay import OpenCaseIndex
 from tests.workflow.builders import (
     AUDITOR,
     OTHER_ID,
@@ -53,9 +56,6 @@ from tests.workflow.builders import (
     union,
     worker,
 )
-from workflow.decider import Decider
-from workflow.records import CaseState, Command
-from workflow.replay import OpenCaseIndex
 
 LIFECYCLE = build_lifecycle()
 # grant_aid (§2 aid, issue 6) has its own matrix in tests/workflow/test_aid.py: allowed,

@@ -1,7 +1,8 @@
 """Makes sure the CJK font the renderer names is really installed and selected.
 
 graphviz never fails for a missing font: fontconfig substitutes another one and every Chinese
-glyph in a PNG or PDF becomes an empty box (FIELD-NOTES.md). Asking fontconfig directly turns
+glyph in a PNG or PDF becomes an empty box (workflow/DESIGN.md, graphviz and Chinese). Asking
+fontconfig directly turns
 that silent failure into an error that says what to install.
 """
 

@@ -37,7 +37,7 @@ ROLE_LABELS: Mapping[Role, Label] = {
     Role.AUDITOR: Label("审计", "auditor"),
 }
 
-# LIFECYCLE.md: where "county level or above" applies, wuxi-city may act as well.
+# states/LIFECYCLE.md: where "county level or above" applies, wuxi-city may act as well.
 COUNTY_OR_ABOVE_FEDERATION = Label("县级以上总工会", "county-level or higher federation")
 
 BRANCH_LABELS: Mapping[Branch, Label] = {

@@ -1,6 +1,7 @@
 """The neutral diagram model: what a lifecycle or case-path diagram says, not how it is drawn.
 
-Why a model between the definition and graphviz (DESIGN.md, after python-statemachine's
+Why a model between the definition and graphviz (workflow/DESIGN.md, Practices;
+after python-statemachine's
 ``contrib/diagram``): the tests check nodes, edges and labels as plain data instead of pixels,
 and another renderer (Mermaid for the docs, say) would only need a new ``render`` module.
 """

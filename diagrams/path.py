@@ -30,7 +30,7 @@ from jiekun.diagrams.model import (
 )
 from jiekun.states import Lifecycle
 
-# DESIGN.md: dates are Asia/Shanghai dates, whatever zone a timestamp was stored in.
+# policies/RULES.md, Time: dates are Asia/Shanghai dates, whatever zone a timestamp was stored in.
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 _PATH_LEGEND = (LegendSample.TAKEN_EDGE, LegendSample.FADED_EDGE,

@@ -3,7 +3,7 @@
 All presentation decisions (colours, fonts, sizes) live here and nowhere in the model. The font
 is named on the graph, the nodes and the edges because graphviz does not inherit a graph's
 font into node and edge labels, and without a CJK font every Chinese glyph comes out as an
-empty box, silently (FIELD-NOTES.md).
+empty box, silently (workflow/DESIGN.md, graphviz and Chinese).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Opening a store: the SQLAlchemy engine with the right durability settings, and its schema
-kept by Alembic migrations only.
-
-SQLite runs in WAL mode with ``synchronous=NORMAL`` (the setting FIELD-NOTES.md measured) and
-opens write transactions with ``BEGIN IMMEDIATE``, so two writers never both read a case and
-then race to write it: the second waits for the lock instead of failing at commit.
+"""Opening a store: the SQLAlchemy engine with its backend's settings (``backends``), and its
+schema, kept by Alembic migrations only.
 """
 
 from __future__ import annotations
@@ -15,55 +11,28 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, make_url
 
-from jiekun.policies.errors import JiekunError
+from jiekun.persistence.backends import backend_for
+from jiekun.policies.errors import SchemaBehind
 
 DEFAULT_URL = "sqlite:///jiekun.db"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class SchemaBehind(JiekunError):
-    rule = "E-SCHEMA"
+def make_engine(url: str | None = None, *, pool_size: int = 8, timeout: float = 30.0
+                ) -> Engine:
+    """The SQLAlchemy engine of a store, its connections set up by the store's backend.
 
-
-def _sqlite_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" below decide when a transaction starts (pysqlite's own
-        # implicit BEGIN is deferred, which lets two writers read before either locks).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        # Destroyed personal data must not linger in freed pages of the file.
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Readers (``reading()``) take no write lock: in WAL mode they never block a writer.
-        read_only = connection.get_execution_options().get("jiekun_read_only", False)
-        driver = connection.connection.driver_connection
-        if driver.in_transaction:
-            return  # begun on the driver already (Store.unit_of_work): SQLAlchemy joins it
-        if read_only:
-            driver.execute("BEGIN")
-        else:
-            begin_write(driver)
-
-
-def begin_write(driver: Any) -> None:
-    """Begin a SQLite write transaction on the driver's connection: the write lock is taken at
-    once, so two writers never both read a case and then race to write it."""
-    driver.execute("BEGIN IMMEDIATE")
-
-
-def make_engine(url: str | None = None) -> Engine:
-    engine = create_engine(url or DEFAULT_URL, future=True)
-    if engine.dialect.name == "sqlite":
-        _sqlite_setup(engine)
+    The pool holds at most ``2 × pool_size`` connections: the store keeps up to ``pool_size``
+    of them for write transactions and reads borrow the others (``Store``)."""
+    address = make_url(url or DEFAULT_URL)
+    backend = backend_for(address.get_backend_name())
+    bounds: dict[str, Any] = {}
+    if address.database not in (None, "", ":memory:"):
+        bounds = {"pool_size": 2 * pool_size, "max_overflow": 0, "pool_timeout": timeout}
+    engine = create_engine(address, **bounds)
+    backend.configure(engine)
     return engine
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Select, and_, select
 
@@ -83,8 +84,8 @@ class CaseFilter:
     recheck_due_before: str | None = None  # UTC text
 
 
-def case_rows(connection: Connection, where: CaseFilter, limit: int | None = None
-              ) -> list[dict[str, object]]:
+def case_rows(connection: Connection, where: CaseFilter, limit: int | None = None,
+              after: str | None = None) -> list[dict[str, object]]:
     query = select(cases.c.case_id, cases.c.state, cases.c.version, cases.c.category,
                    cases.c.reviewing_body, cases.c.grassroots_union, cases.c.updated_at)
     if where.state is not None:
@@ -100,6 +101,8 @@ def case_rows(connection: Connection, where: CaseFilter, limit: int | None = Non
         query = query.join(timers, timers.c.case_id == cases.c.case_id).where(
             timers.c.kind == "recheck", timers.c.status == "pending",
             timers.c.due <= where.recheck_due_before)
+    if after is not None:
+        query = query.where(cases.c.case_id > after)
     query = query.order_by(cases.c.case_id)
     if limit is not None:
         query = query.limit(limit)
@@ -140,3 +143,38 @@ def all_case_ids(connection: Connection) -> list[str]:
     with_events = {str(r[0]) for r in connection.execute(
         select(events.c.case_id).group_by(events.c.case_id))}
     return sorted(with_events | {str(r[0]) for r in connection.execute(select(cases.c.case_id))})
+
+
+@dataclass(frozen=True)
+class CaseChunk:
+    """What an audit compares for a chunk of cases: their events in sequence order, and the
+    projection, timer and vault rows (as column → value mappings) of each."""
+
+    events: dict[str, list[EventRecord]]
+    projections: dict[str, dict[str, Any]]
+    timers: dict[str, dict[str, Any]]
+    vaults: dict[str, tuple[str, str]]  # case → (applicant id, application text)
+
+
+def _grouped(connection: Connection, chunk: list[str]) -> dict[str, list[EventRecord]]:
+    query = event_query().where(events.c.case_id.in_(chunk)).order_by(events.c.case_id,
+                                                                       events.c.seq)
+    grouped: dict[str, list[EventRecord]] = {}
+    for row in connection.execution_options(yield_per=2000).execute(query):
+        record = record_of(tuple(row))
+        grouped.setdefault(record.stored.case_id, []).append(record)
+    return grouped
+
+
+def _of_chunk(connection: Connection, table: Any, chunk: list[str]) -> dict[str, dict[str, Any]]:
+    rows = connection.execute(select(table).where(table.c.case_id.in_(chunk)))
+    return {str(r.case_id): dict(r._mapping) for r in rows}
+
+
+def case_chunk(connection: Connection, chunk: list[str]) -> CaseChunk:
+    """The rows of the cases in ``chunk`` (and nothing else: memory stays bounded)."""
+    vaults = _of_chunk(connection, case_personal, chunk)
+    return CaseChunk(_grouped(connection, chunk), _of_chunk(connection, cases, chunk),
+                     _of_chunk(connection, timers, chunk),
+                     {k: (str(v["applicant_id"]), str(v["application"]))
+                      for k, v in vaults.items()})

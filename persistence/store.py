@@ -1,84 +1,34 @@
-"""The store's unit of work: every read and write of one command in one transaction.
+"""The store's unit of work (every read and write of one command in one transaction) and the
+store itself: its write connections, its read transactions, and their bounds.
 
-Statements are built once per store (building ``insert(...).values(...)`` per call costs ~3× on
-SQLite, FIELD-NOTES.md). On PostgreSQL a write transaction first takes one transaction-scoped
-advisory lock: writers then commit in the order they insert, so ``events.position`` is the
-commit order and a reader following ``events_since`` never skips an event that commits late
-(the eventsourcing library serialises its notification log the same way). SQLite's
-``BEGIN IMMEDIATE`` gives the same order.
+One store serves any number of threads. Write transactions run on connections the store keeps
+open (checking one out of SQLAlchemy's pool and resetting it for every transition costs more
+than the transition's SQL on SQLite) in a bounded set: a thread takes one for a unit of work and
+gives it back at its end, waiting up to ``timeout`` seconds when all are in use (E-BUSY after
+that). Reads take a connection from SQLAlchemy's pool, bounded the same way. ``close()`` closes
+every connection of every thread; the store refuses work afterwards.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, delete
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from jiekun.persistence.backends import backend_for
 from jiekun.persistence.chain import StoredEvent
-from jiekun.persistence.database import begin_write
-from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.persistence.reads import Reads
+from jiekun.persistence.schema import case_personal, personal_data
+from jiekun.persistence.statements import Loaded, Raw, Statements, Write, load_case
+from jiekun.policies.errors import StoreBusy, StoreClosed, VersionConflict
 
-_WRITE_LOCK = 7_246_524  # arbitrary: the advisory lock id of jiekun's event log
-
-
-class VersionConflict(Exception):
-    """The case moved on since it was read, or another writer created it first."""
-
-
-@dataclass(frozen=True)
-class ProjectionRow:
-    case_id: str
-    state: str
-    version: int
-    category: str | None
-    reviewing_body: str | None
-    grassroots_union: str | None
-    snapshot: str
-    head_hash: str
-    updated_at: str
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A case as its rows hold it: the projection, and the vault's application text and
-    applicant id (None once destroyed)."""
-
-    row: ProjectionRow
-    application: str | None
-    applicant_id: str | None
-
-
-@dataclass(frozen=True)
-class TimerRow:
-    case_id: str
-    kind: str
-    due: str | None
-    status: str
-    armed_seq: int
-
-
-@dataclass(frozen=True)
-class Write:
-    """One transition's writes: all of them commit together or none does."""
-
-    event: StoredEvent
-    hash: str
-    projection: ProjectionRow
-    expected_version: int  # 0: the case is new
-    idempotency_key: str | None = None
-    timer: TimerRow | None = None  # None: the timer row is unchanged
-    applicant: tuple[str, str] | None = None  # (applicant id, application text) when changed
-    destroy_personal: bool = False
-    # indexed case columns (CASES_INDEXED) the transition leaves as they were: not rewritten
-    kept: frozenset[str] = frozenset()
+__all__ = ["Store", "UnitOfWork"]
 
 
 def _event_values(row: StoredEvent, hash_: str, key: str | None) -> dict[str, Any]:
@@ -88,108 +38,9 @@ def _event_values(row: StoredEvent, hash_: str, key: str | None) -> dict[str, An
             "idempotency_key": key, "prev_hash": row.prev_hash, "hash": hash_}
 
 
-def _upsert(dialect: str, table: Any, keys: Sequence[str], columns: Sequence[str]) -> Any:
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = maker(table).values({c: bindparam(c) for c in columns})
-    return statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={c: statement.excluded[c] for c in columns if c not in keys})
-
-
-class Raw:
-    """A statement compiled once for the store's dialect and run on the driver's own cursor.
-
-    The hot path of a transition (load, insert event, update case, upsert timer) runs this
-    way: SQLAlchemy's per-execution work costs more than the SQLite statement itself (~5
-    statements per transition), and the SQL is the same it would send."""
-
-    def __init__(self, statement: Any, dialect: Dialect, columns: Sequence[str] | None = None
-                 ) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=columns)
-        self.sql = compiled.string
-        self.order = tuple(compiled.positiontup) if compiled.positional else None
-        # values the statement itself fixes (``.values(status="firing")``)
-        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
-        # positional parameters picked in C: this runs for every statement of a transition
-        pick = itemgetter(*self.order) if self.order else None
-        self._pick: Callable[[dict[str, Any]], Any] | None = (
-            None if pick is None else pick if len(self.order or ()) > 1
-            else lambda values: (pick(values),))
-
-    def params(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        merged = {**self.fixed, **values} if self.fixed else values
-        return merged if self._pick is None else tuple(self._pick(merged))
-
-
-class Statements:
-    def __init__(self, compiler: Dialect) -> None:
-        dialect = self.dialect = compiler.name
-        self.insert_event = insert(events)
-        self.insert_case = insert(cases)
-        self._compiler = compiler
-        self._case_updates: dict[frozenset[str], Raw] = {}
-        self.load_case = (
-            select(cases, case_personal.c.application, case_personal.c.applicant_id)
-            .outerjoin(case_personal, case_personal.c.case_id == cases.c.case_id)
-            .where(cases.c.case_id == bindparam("case_id")))
-        self.upsert_timer = _upsert(dialect, timers, ["case_id"],
-                                    ["case_id", "kind", "due", "status", "armed_seq"])
-        self.upsert_applicant = _upsert(dialect, case_personal, ["case_id"],
-                                        ["case_id", "applicant_id", "application"])
-        self.insert_personal = insert(personal_data)
-        self.event_by_key = select(events.c.case_id, events.c.seq).where(
-            events.c.idempotency_key == bindparam("key"))
-        self.claim_timer_pg = (
-            select(timers.c.case_id).where(
-                timers.c.case_id == bindparam("case_id"),
-                timers.c.armed_seq == bindparam("armed_seq"),
-                timers.c.status == "pending")
-            .with_for_update(skip_locked=True))
-        self.claim_timer = (
-            update(timers).where(timers.c.case_id == bindparam("b_case_id"),
-                                 timers.c.armed_seq == bindparam("b_armed_seq"),
-                                 timers.c.status == "pending")
-            .values(status="firing"))
-        self.block_timer = (
-            update(timers).where(timers.c.case_id == bindparam("b_case_id"),
-                                 timers.c.armed_seq == bindparam("b_armed_seq"),
-                                 timers.c.status == "pending")
-            .values(status="blocked"))
-        event_columns = [c.name for c in events.c if c.name != "position"]
-        self.raw_insert_event = Raw(self.insert_event, compiler, event_columns)
-        self.raw_insert_case = Raw(self.insert_case, compiler, [c.name for c in cases.c])
-        self.raw_upsert_timer = Raw(self.upsert_timer, compiler)
-        self.raw_load_case = Raw(self.load_case, compiler)
-        self.raw_event_by_key = Raw(self.event_by_key, compiler)
-        self.raw_claim_timer = Raw(self.claim_timer_pg if dialect == "postgresql"
-                                   else self.claim_timer, compiler)
-        self.open_cases_of = (
-            select(cases.c.case_id, cases.c.state)
-            .join(case_personal, case_personal.c.case_id == cases.c.case_id)
-            .where(case_personal.c.applicant_id == bindparam("applicant_id")))
-        self.raw_open_cases_of = Raw(self.open_cases_of, compiler)
-        self.raw_insert_personal = Raw(self.insert_personal, compiler,
-                                       ["case_id", "seq", "payload"])
-        self.raw_upsert_applicant = Raw(self.upsert_applicant, compiler)
-        self.raw_write_lock = Raw(select(func.pg_advisory_xact_lock(bindparam("id"))), compiler)
-
-    def update_case(self, kept: frozenset[str]) -> Raw:
-        """The conditional update of a case row that leaves out the indexed columns in
-        ``kept`` (their values stay as they are; at most 2³ statements, each built once)."""
-        raw = self._case_updates.get(kept)
-        if raw is None:
-            statement = (
-                update(cases)
-                .where(cases.c.case_id == bindparam("b_case_id"),
-                       cases.c.version == bindparam("b_expected"),
-                       cases.c.head_hash == bindparam("b_head"))
-                .values({c.name: bindparam(c.name) for c in cases.c
-                         if c.name != "case_id" and c.name not in kept}))
-            raw = self._case_updates[kept] = Raw(statement, self._compiler)
-        return raw
-
-
 class UnitOfWork:
+    """One transaction's reads and writes (``Store.unit_of_work``; see ``ports.WritePort``)."""
+
     def __init__(self, connection: Connection, statements: Statements) -> None:
         self.connection = connection
         self._s = statements
@@ -222,18 +73,14 @@ class UnitOfWork:
         return self._cursor
 
     def lock_for_write(self) -> None:
-        if self._s.dialect == "postgresql":
-            self._run(self._s.raw_write_lock, {"id": _WRITE_LOCK})
+        self._s.backend.lock_for_write(self._run, self._s.raw_write_lock)
 
     def claim_timer(self, case_id: str, armed_seq: int) -> bool:
         """Take a pending timer for this transaction: False when it is gone, changed, or (on
         PostgreSQL) being fired by another process right now (``FOR UPDATE SKIP LOCKED``)."""
-        if self._s.dialect == "postgresql":
-            params = {"case_id": case_id, "armed_seq": armed_seq}
-            return self._run(self._s.raw_claim_timer, params).fetchone() is not None
         done = self._run(self._s.raw_claim_timer, {"b_case_id": case_id,
                                                    "b_armed_seq": armed_seq})
-        return bool(done.rowcount == 1)
+        return self._s.backend.claimed(done)
 
     def block_timer(self, case_id: str, armed_seq: int) -> bool:
         """A due timer whose trigger was refused waits (e.g. for an objection to be settled)."""
@@ -242,10 +89,13 @@ class UnitOfWork:
         return done.rowcount == 1
 
     def load(self, case_id: str) -> Loaded | None:
-        row = self._run(self._s.raw_load_case, {"case_id": case_id}).fetchone()
-        if row is None:
-            return None
-        return Loaded(ProjectionRow(*row[:-2]), row[-2], row[-1])
+        return load_case(self.connection, self._s, case_id)
+
+    def set_timer_due(self, case_id: str, armed_seq: int, due: str) -> bool:
+        """Date a pending timer that was armed without a due time (UTC text)."""
+        done = self.connection.execute(self._s.set_timer_due, {
+            "b_case_id": case_id, "b_armed_seq": armed_seq, "due": due})
+        return bool(done.rowcount == 1)
 
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
         rows = self._run(self._s.raw_open_cases_of, {"applicant_id": applicant_id}).fetchall()
@@ -292,18 +142,54 @@ class UnitOfWork:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.statements = Statements(engine.dialect)
-        self._local = threading.local()
+    """A case store: SQLite or PostgreSQL behind one SQLAlchemy engine (see ``ports.StorePort``).
 
-    def _writer(self) -> Connection:
-        """This thread's write connection, kept open: checking one out of the pool and
-        resetting it on return for every transition costs more than the transition's SQL."""
-        connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None or connection.closed or connection.invalidated:
-            connection = self._local.connection = self.engine.connect()
+    ``pool_size`` bounds the write connections and the read pool alike; ``timeout`` is how long
+    a call waits for a free one before StoreBusy."""
+
+    def __init__(self, engine: Engine, *, pool_size: int = 8, timeout: float = 30.0) -> None:
+        self.engine = engine
+        self.backend = backend_for(engine.dialect.name)
+        self.statements = Statements(engine.dialect, self.backend)
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._open: set[Connection] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("this engine was closed; open a new one")
+
+    def _take_writer(self) -> Connection:
+        self._check_open()
+        if not self._slots.acquire(timeout=self.timeout):
+            raise StoreBusy(self.pool_size, self.timeout)
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = None
+        try:
+            if connection is None or connection.closed or connection.invalidated:
+                connection = self.engine.connect()
+                with self._lock:
+                    self._open.add(connection)
+        except BaseException:
+            self._slots.release()
+            raise
         return connection
+
+    def _give_back(self, connection: Connection) -> None:
+        if connection.closed or self._closed:
+            with self._lock:
+                self._open.discard(connection)
+            if not connection.closed:
+                connection.close()
+        else:
+            self._idle.put(connection)
+        self._slots.release()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -313,18 +199,20 @@ class Store:
         commit (its transaction object, its events) cost ~10 µs more a transaction than the
         driver's, measured on SQLite here, about 3% of a transition. A statement run
         through ``uow.connection`` still works: SQLAlchemy then begins its own transaction on
-        the same driver transaction (``make_engine``'s begin hook sees one is open), and the
+        the same driver transaction (the SQLite backend's begin hook sees one is open), and the
         end of the block goes through SQLAlchemy."""
-        connection = self._writer()
+        connection = self._take_writer()
         try:
-            if self.statements.dialect == "sqlite":  # PostgreSQL's driver begins by itself
-                begin_write(connection.connection.driver_connection)
-            uow = UnitOfWork(connection, self.statements)
-            yield uow
-            self._end(connection, commit=True)
-        except BaseException:
-            self._roll_back(connection)
-            raise
+            try:
+                self.backend.begin_write(connection.connection.driver_connection)
+                uow = UnitOfWork(connection, self.statements)
+                yield uow
+                self._end(connection, commit=True)
+            except BaseException:
+                self._roll_back(connection)
+                raise
+        finally:
+            self._give_back(connection)
         for action in uow.committed:
             action()
 
@@ -351,25 +239,51 @@ class Store:
             connection.close()
 
     def close(self) -> None:
-        """Close this thread's write connection (the pool's connections stay the engine's)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        """Close every connection of every thread and the pool; later calls raise
+        StoreClosed. A unit of work still running closes its connection when it ends."""
+        self._closed = True
+        while True:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            with self._lock:
+                self._open.discard(connection)
+            try:
+                connection.close()
+            except Exception:  # a connection the server dropped is gone all the same
+                connection.invalidate()
+        self.engine.dispose()
+
+    @property
+    def connections(self) -> int:
+        """Write connections open now (each thread's unit of work borrows one)."""
+        with self._lock:
+            return sum(1 for c in self._open if not c.closed)
 
     def flush_destroyed(self) -> None:
-        """After personal data was destroyed: on SQLite, copy the WAL into the file and truncate
-        it, so no old copy of the destroyed rows stays in the write-ahead log."""
-        if self.engine.dialect.name != "sqlite":
-            return
-        raw = self.engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            raw.close()
+        """After personal data was destroyed (the backend's clean-up, e.g. SQLite's WAL)."""
+        self.backend.after_destroy(self.engine)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A connection for reads only (on SQLite: no write lock, so readers never wait)."""
-        with self.engine.connect() as connection:
+        """A connection for reads only (on SQLite: no write lock, so readers never wait).
+        For ``persistence`` itself and its tests; everyone else reads through ``reads()``."""
+        self._check_open()
+        try:
+            connection = self.engine.connect()
+        except PoolTimeout:
+            raise StoreBusy(self.pool_size, self.timeout) from None
+        with connection:
             yield connection.execution_options(jiekun_read_only=True)
+
+    def reads_on(self, connection: Connection) -> Reads:
+        """The read port over a connection the caller holds (``reading()``'s; tests that
+        audit a store inside their own transaction)."""
+        return Reads(connection, self.statements)
+
+    @contextmanager
+    def reads(self) -> Iterator[Reads]:
+        """One read transaction, as the read port (``ports.ReadPort``)."""
+        with self.reading() as connection:
+            yield Reads(connection, self.statements)

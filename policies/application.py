@@ -1,7 +1,8 @@
-"""The application of CONTRACT.md §1 as pydantic v2 models, and its validation.
+"""The application of workflow/CONTRACT.md §1 as pydantic v2 models, and its validation.
 
 Unknown fields are an error (a typo must not pass silently); every problem is reported by its
-path as CONTRACT.md writes it (``household.members[1].annual_income``). Amounts go through
+path as workflow/CONTRACT.md writes it (``household.members[1].annual_income``). Amounts go
+through
 ``policies.money.parse_amount`` so that they are judged as written, never through float.
 """
 

@@ -1,4 +1,4 @@
-"""Who may fire a trigger on a case (LIFECYCLE.md, Actors), and who may read it."""
+"""Who may fire a trigger on a case (states/LIFECYCLE.md), and who may read it."""
 
 from __future__ import annotations
 
@@ -79,16 +79,38 @@ def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, act
     raise NotAuthorized(trigger, actor.label, "; ".join(r for r in reasons if r))
 
 
+@dataclass(frozen=True)
+class ReadScope:
+    """What a reader may read, as a filter on the case's parties: nothing set = every case."""
+
+    reviewing_body: str | None = None
+    grassroots_union: str | None = None
+    applicant_id: str | None = None
+
+    def admits(self, parties: Parties) -> bool:
+        return ((self.reviewing_body is None or self.reviewing_body == parties.reviewing_body)
+                and (self.grassroots_union is None
+                     or self.grassroots_union == parties.grassroots_union)
+                and (self.applicant_id is None or self.applicant_id == parties.applicant_id))
+
+
+def read_scope(actor: Actor) -> ReadScope | None:
+    """Who reads what, the one definition: a federation its cases (wuxi-city all), a union its
+    own, a worker their own, an auditor and the system all; None: nothing."""
+    role, org = actor.role, actor.org
+    if role in (Role.AUDITOR.value, Role.SYSTEM.value) or (
+            role == Role.FEDERATION.value and org == CITY):
+        return ReadScope()
+    if role == Role.FEDERATION.value and org:
+        return ReadScope(reviewing_body=org)
+    if role == Role.GRASSROOTS_UNION.value and org:
+        return ReadScope(grassroots_union=org)
+    if role == Role.WORKER.value and actor.id_number:
+        return ReadScope(applicant_id=actor.id_number.upper())
+    return None
+
+
 def may_read(actor: Actor, parties: Parties) -> bool:
-    """Reads: a federation its cases (wuxi-city all), a union its own, a worker their own,
-    an auditor all, the system all."""
-    role = actor.role
-    if role in (Role.AUDITOR.value, Role.SYSTEM.value):
-        return True
-    if role == Role.FEDERATION.value:
-        return actor.org == CITY or (actor.org is not None and actor.org == parties.reviewing_body)
-    if role == Role.GRASSROOTS_UNION.value:
-        return actor.org is not None and actor.org == parties.grassroots_union
-    if role == Role.WORKER.value:
-        return actor.id_number is not None and actor.id_number.upper() == parties.applicant_id
-    return False
+    """Whether ``actor`` may read the case of these parties (``read_scope``)."""
+    scope = read_scope(actor)
+    return scope is not None and scope.admits(parties)

@@ -2,9 +2,10 @@
 
 Data from chinesecalendar (its years) plus the years an operator adds in the policy file. A date
 in a year neither knows is an error, never a guess. chinesecalendar's ``is_workday`` rescans its
-tables on every call (FIELD-NOTES.md: ~53k calls/s), so each year is computed once into a set.
+tables on every call (workflow/DESIGN.md, chinesecalendar: ~53k calls/s), so each
+year is computed once into a set.
 Its ``find_workday`` rolls forward before counting, which is not the publicity rule of
-POLICY.md; the rule is written here on top of ``is_workday``.
+policies/RULES.md (R-PUBLICITY-ELAPSED); the rule is written here on top of ``is_workday``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Eligibility (POLICY.md §1.2): the three categories against the minimum living standard L.
+"""Eligibility (policies/RULES.md §1.2): the three categories against the minimum living standard L.
 
 Comparisons are exact and multiplied out (I ≤ 2L is Y ≤ 2·L·12·n, all in Decimal); figures are
 rounded half away from zero for display only. The first category that qualifies, in the order

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 
 class JiekunError(Exception):
-    """Root of every error jiekun raises on purpose. ``rule`` is the id reported in a replay."""
+    """Root of every error jiekun raises on purpose: a refusal that changed nothing.
+
+    ``rule`` (also ``code``) is the stable id of the refusal: a rule id for a guard failure,
+    else an ``E-…`` code (the one a replay reports for the same refusal)."""
 
     rule: str = "E-JIEKUN"
 
@@ -24,9 +27,14 @@ class JiekunError(Exception):
         self.message = message
         super().__init__(message)
 
+    @property
+    def code(self) -> str:
+        """The stable id of this refusal (the same as ``rule``)."""
+        return self.rule
+
 
 class FieldProblem:
-    """One invalid field: its path as written in CONTRACT.md (``household.members[1].x``)."""
+    """One invalid field: its path as in workflow/CONTRACT.md (``household.members[1].x``)."""
 
     __slots__ = ("message", "path")
 
@@ -54,11 +62,15 @@ class InvalidInput(JiekunError):
 
 
 class InvalidApplication(InvalidInput):
+    """An application refused as a whole; ``problems`` name every field."""
+
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         super().__init__("application", problems)
 
 
 class InvalidPayload(InvalidInput):
+    """A trigger's payload refused; ``problems`` name every field."""
+
     def __init__(self, trigger: str, problems: Sequence[FieldProblem]) -> None:
         self.trigger = trigger
         super().__init__(f"payload of {trigger}", problems)
@@ -76,10 +88,14 @@ class PolicyNotInForce(JiekunError):
 
 
 class InvalidPolicyFile(JiekunError):
+    """A policy file that is not valid TOML or breaks the policy's schema."""
+
     rule = "E-POLICY-FILE"
 
 
 class TransitionNotAllowed(JiekunError):
+    """The trigger is not allowed in the case's state; ``allowed`` lists those that are."""
+
     rule = "E-TRANSITION"
 
     def __init__(self, state: str | None, trigger: str, allowed: Sequence[str]) -> None:
@@ -93,6 +109,8 @@ class TransitionNotAllowed(JiekunError):
 
 
 class NotAuthorized(JiekunError):
+    """The actor may not fire this trigger on this case (or read it); ``reason`` says why."""
+
     rule = "E-ACTOR"
 
     def __init__(self, trigger: str, actor: str, reason: str, verb: str = "fire") -> None:
@@ -120,11 +138,11 @@ class ObjectionProblem(JiekunError):
     rule = "E-OBJECTION"
 
 
-class HistoryOutOfOrder(JiekunError):
-    rule = "E-ORDER"
-
 
 class ConcurrencyConflict(JiekunError):
+    """``expected_version`` was not the case's version: it moved on; read it and decide
+    again."""
+
     rule = "E-CONFLICT"
 
     def __init__(self, case_id: str, expected: int, actual: int) -> None:
@@ -134,7 +152,68 @@ class ConcurrencyConflict(JiekunError):
         super().__init__(f"case {case_id} is at version {actual}, not {expected}")
 
 
+class CaseNotFound(JiekunError):
+    """No case with this id is stored (E-NOT-FOUND)."""
+
+    rule = "E-NOT-FOUND"
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"no case {case_id!r} is stored")
+
+
+class VersionConflict(JiekunError):
+    """The store refused a write: the case moved on since it was read, or another writer
+    created it first (the engine turns it into ConcurrencyConflict or decides again)."""
+
+    rule = "E-CONFLICT"
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"case {case_id} changed in the store while it was being decided")
+
+
+class TimerGone(JiekunError):
+    """The timer to fire is no longer pending: fired by another process, or void."""
+
+    rule = "E-TIMER-GONE"
+
+
+class IdempotencyMismatch(JiekunError):
+    """An idempotency key was used before for another command."""
+
+    rule = "E-IDEMPOTENCY"
+
+
+class SchemaBehind(JiekunError):
+    """The store's schema is missing or older than this jiekun (run ``jiekun db upgrade``)."""
+
+    rule = "E-SCHEMA"
+
+
+class StoreBusy(JiekunError):
+    """Every connection of the store was in use for longer than its timeout (E-BUSY)."""
+
+    rule = "E-BUSY"
+
+    def __init__(self, pool_size: int, timeout: float) -> None:
+        self.pool_size = pool_size
+        self.timeout = timeout
+        super().__init__(f"all {pool_size} connections of the store stayed busy for "
+                         f"{timeout:g} s; try again, or open the engine with a larger pool_size")
+
+
+class StoreClosed(JiekunError):
+    """The engine (and its store) was closed: open a new one (E-BUSY: the store is
+    unavailable to this engine)."""
+
+    rule = "E-BUSY"
+
+
 class HistoryTampered(JiekunError):
+    """A stored or given history that cannot be folded: an event does not follow the one
+    before it (a missing, repeated or changed event)."""
+
     rule = "E-TAMPERED"
 
     def __init__(self, case_id: str, seq: int, reason: str) -> None:

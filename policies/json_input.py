@@ -1,4 +1,5 @@
-"""JSON in, with every number literal kept as written (CONTRACT.md: ``1e2`` is not an amount,
+"""JSON in, with every number literal kept as written (workflow/CONTRACT.md §1: ``1e2`` is not an
+amount,
 ``1.005`` is not an amount, and nothing passes through float)."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Money: exact decimal amounts as written in the JSON text, and display rounding.
 
-CONTRACT.md §1: an amount is a string ``^[0-9]+(\\.[0-9]{1,2})?$``, a JSON integer ≥ 0, or a JSON
+workflow/CONTRACT.md §1: an amount is a string ``^[0-9]+(\\.[0-9]{1,2})?$``, a JSON integer ≥ 0,
+or a JSON
 number whose shortest form matches that pattern; at most 100,000,000. Numbers are judged as
 written, so the JSON loader (``policies.json_input``) keeps each number literal's text.
 """
@@ -44,7 +45,7 @@ def _shortest_form(literal: str) -> str | None:
 
 
 def parse_amount(value: object) -> Decimal:
-    """The amount as a Decimal; ValueError with a reason for anything CONTRACT.md refuses."""
+    """The amount as a Decimal; ValueError, with a reason, if workflow/CONTRACT.md refuses it."""
     if isinstance(value, bool):
         raise ValueError("an amount cannot be a boolean")
     if isinstance(value, IntLiteral):

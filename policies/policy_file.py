@@ -156,7 +156,8 @@ def parse_policy(text: str, file: str) -> Policy:
 def load_policy(path: Path | str | None = None) -> Policy:
     """The policy in ``path``, or the default policy shipped with jiekun."""
     if path is None:
-        text = resources.files("policies").joinpath("data", DEFAULT_POLICY_FILE).read_text("utf-8")
+        data = resources.files("jiekun.policies").joinpath("data", DEFAULT_POLICY_FILE)
+        text = data.read_text("utf-8")
         return parse_policy(text, f"policies/data/{DEFAULT_POLICY_FILE}")
     path = Path(path)
     try:

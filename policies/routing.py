@@ -1,7 +1,7 @@
-"""Which federation reviews a case (POLICY.md §1.1, 属地管理).
+"""Which federation reviews a case (policies/RULES.md §1.1, 属地管理).
 
 Location = the region of the applicant's unit, or of the residence when there is no unit.
-Interpretations, as POLICY.md asks them written down:
+Interpretations, written down in policies/RULES.md §1.1 as well:
 - deep cases route by the same location rule; the notice excludes 江阴 and 宜兴 from city review
   of deep cases wholesale, so a deep case at a city bureau or direct unit located there goes to
   that city's federation;

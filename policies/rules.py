@@ -1,4 +1,5 @@
-"""The catalogue of rule ids (POLICY.md): each with its clause in the notice and a short title.
+"""The catalogue of rule ids (policies/RULES.md): each with its clause in the notice and a
+short title.
 
 The lifecycle's guard ids are checked against this catalogue when the machine is built.
 """

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jiekun.persistence.chain import utc_text
+from jiekun.persistence.timer_queries import DueTimer
 from jiekun.policies.authorization import SYSTEM
 from jiekun.policies.deadlines import publicity_elapsed_at
-from jiekun.policies.errors import JiekunError, PolicyNotInForce
-from jiekun.scheduler.timers import DueTimer, due_page, set_due, undated
+from jiekun.policies.errors import JiekunError, PolicyNotInForce, TimerGone
 from jiekun.states import TimerKind
 from jiekun.workflow.clock import Clock, SimulatedClock
-from jiekun.workflow.engine import Engine, TimerBatch, TimerClaim, TimerGone
+from jiekun.workflow.engine import Engine, TimerBatch
 from jiekun.workflow.records import Command
+from jiekun.workflow.transactions import TimerClaim
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class TimerFirer:
     def _due(self, until: datetime) -> Iterator[DueTimer]:
         after: tuple[str, str] | None = None
         while True:
-            with self.engine.store.reading() as connection:
-                page = due_page(connection, until, self.page, after)
+            with self.engine.store.reads() as reads:
+                page = reads.due_timers(until, self.page, after)
             if not page:
                 return
             yield from page
@@ -79,8 +80,8 @@ class TimerFirer:
         """Give a due time to timers armed while their calendar year was unknown, now that
         the policy's calendar may know it (operators add years late in the year before)."""
         dated = 0
-        with self.engine.store.reading() as connection:
-            rows = undated(connection, 10_000)
+        with self.engine.store.reads() as reads:
+            rows = reads.undated_timers(10_000)
         for case_id, kind, armed_seq in rows:
             case = self.engine.stored_case(case_id)
             timer = case.timer(TimerKind(kind)) if case is not None else None
@@ -91,8 +92,8 @@ class TimerFirer:
                 due = publicity_elapsed_at(timer.started, days, self.engine.decider.calendar)
             except PolicyNotInForce:
                 continue  # still unknown: it waits for the operator
-            with self.engine.store.unit_of_work() as uow:
-                dated += set_due(uow.connection, case_id, armed_seq, due)
+            with self.engine.timer_batch() as batch:
+                dated += batch.date_timer(case_id, armed_seq, utc_text(due))
         return dated
 
     def _fire_page(self, page: list[DueTimer], clock: SimulatedClock,
@@ -138,8 +139,8 @@ class TimerFirer:
         self.date_undated()
         done: list[Firing] = []
         while True:
-            with self.engine.store.reading() as connection:
-                page = due_page(connection, until, self.page)
+            with self.engine.store.reads() as reads:
+                page = reads.due_timers(until, self.page)
             if not page:
                 break
             fired = self._fire_page(page, clock, until)

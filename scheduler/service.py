@@ -1,7 +1,8 @@
 """The long-running scheduler: APScheduler 3.11 wakes the process, the timers table decides.
 
 APScheduler holds two jobs only, in its in-memory store (its job stores must not be shared
-between processes, FIELD-NOTES.md): a heartbeat, and a one-shot wake-up at the next due timer.
+between processes: workflow/DESIGN.md, APScheduler 3.11): a heartbeat, and a one-shot wake-up at
+the next due timer.
 Both run ``tick``, which fires every due row through the engine. Settings are explicit because
 the defaults lose work: ``misfire_grace_time=None`` (a wake-up missed while the process was
 busy or asleep still runs; the default of 1 s silently drops it), ``coalesce=True`` (several
@@ -25,7 +26,6 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from jiekun.policies.deadlines import SHANGHAI
 from jiekun.scheduler.firing import Firing, TimerFirer
-from jiekun.scheduler.timers import next_due
 from jiekun.workflow.clock import Clock, RealClock
 from jiekun.workflow.engine import Engine
 
@@ -75,8 +75,8 @@ class SchedulerService:
         return fired
 
     def _wake_at_next_due(self) -> None:
-        with self.engine.store.reading() as connection:
-            due: datetime | None = next_due(connection)
+        with self.engine.store.reads() as reads:
+            due: datetime | None = reads.next_due()
         if due is None:
             return
         run_at = max(due, self.clock.now())

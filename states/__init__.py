@@ -1,4 +1,4 @@
-"""The case lifecycle as data (LIFECYCLE.md): states, triggers, actors, guards, timers."""
+"""The case lifecycle as data (states/LIFECYCLE.md): states, triggers, actors, guards, timers."""
 
 from jiekun.states.lifecycle import build_lifecycle
 from jiekun.states.model import (

@@ -1,4 +1,4 @@
-"""The case lifecycle of LIFECYCLE.md as data: the one definition that the engine, the
+"""The case lifecycle as data (states/LIFECYCLE.md): the one definition that the engine, the
 diagrams and the docs are all built from."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from functools import cached_property
 
 
 class Phase(StrEnum):
-    """The diagram clusters; also how LIFECYCLE.md groups the states."""
+    """The diagram clusters; also how states/LIFECYCLE.md groups the states."""
 
     APPLICATION = "application"
     ARCHIVE = "archive"
@@ -30,7 +30,7 @@ class Role(StrEnum):
 
 
 class Scope(StrEnum):
-    """Which member of a role may act on a given case (LIFECYCLE.md, Actors)."""
+    """Which member of a role may act on a given case (states/LIFECYCLE.md, actors)."""
 
     APPLICANT = "applicant"  # a worker whose id_number is the applicant's
     OWN_UNION = "own_union"  # the grassroots union that received the application
@@ -54,12 +54,12 @@ class FieldType(StrEnum):
     """Types of payload fields; the workflow binds each to a validator."""
 
     TEXT = "text"  # a non-empty string
-    APPLICATION = "application"  # CONTRACT.md §1
+    APPLICATION = "application"  # workflow/CONTRACT.md §1
     HOUSEHOLD = "household"  # the schema of application.household
     ACCIDENT = "accident"  # the schema of application.accident, null allowed
     MONTHS = "months"  # an integer >= 1 (the upper bound is a rule, R-PHASEOUT-MAX)
     AID_ITEM = "aid_item"  # living, education, medical, training, job_referral, legal_aid
-    AMOUNT = "amount"  # money as CONTRACT.md §1 writes it
+    AMOUNT = "amount"  # money as workflow/CONTRACT.md §1 writes it
     PERIOD = "period"  # YYYY or YYYY-MM
     CANCEL_REASON = "cancel_reason"  # false_information, deceased, moved_out, other
 
@@ -192,6 +192,8 @@ class Lifecycle:
     state_index: dict[str, StateDef] = field(init=False, repr=False, compare=False)
     trigger_index: dict[str, TriggerDef] = field(init=False, repr=False, compare=False)
     _from: dict[str | None, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _routes: dict[tuple[str, str | None, str], Route] = field(init=False, repr=False,
+                                                             compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_index", {s.name: s for s in self.states})
@@ -200,12 +202,20 @@ class Lifecycle:
         origins = {None, *self.state_index}
         object.__setattr__(self, "_from", {o: tuple(t.name for t in self.triggers
                                                     if o in t.sources) for o in origins})
+        # (trigger, source, state after) names one route: what a stored event's fold looks up
+        object.__setattr__(self, "_routes", {
+            (t.name, r.source, r.dest or r.source or ""): r
+            for t in self.triggers for r in t.routes})
 
     def state(self, name: str) -> StateDef:
         return self.state_index[name]
 
     def trigger(self, name: str) -> TriggerDef:
         return self.trigger_index[name]
+
+    def route_taken(self, trigger: str, source: str | None, after: str) -> Route | None:
+        """The route of ``trigger`` that leads from ``source`` to ``after`` (None: none)."""
+        return self._routes.get((trigger, source, after))
 
     def triggers_from(self, state: str | None) -> tuple[str, ...]:
         return self._from.get(state, ())

@@ -1,4 +1,4 @@
-"""Checks of the lifecycle graph, run whenever it is built (DESIGN.md: validate at build)."""
+"""Checks of the lifecycle graph, run whenever it is built (workflow/DESIGN.md, Practices)."""
 
 from __future__ import annotations
 

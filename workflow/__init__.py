@@ -1,1 +1,63 @@
-"""The engine: the lifecycle machine, deciding commands, replaying histories, the CLI."""
+"""jiekun's engine: what an embedding system imports.
+
+    from jiekun.workflow import Actor, Engine, JiekunError
+
+``Engine.open(url, upgrade=True)`` opens (and creates or migrates) a store; commands return
+``Event``s, reads return ``CaseState``s; every refusal is a ``JiekunError`` subclass that
+changed nothing. The rest of the package (the lifecycle machine, the decider, replay, the
+command line) is reachable through its modules but is not this surface.
+"""
+
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import (
+    CaseNotFound,
+    ConcurrencyConflict,
+    FieldProblem,
+    GuardFailed,
+    HistoryTampered,
+    IdempotencyMismatch,
+    InvalidApplication,
+    InvalidInput,
+    InvalidPayload,
+    InvalidPolicyFile,
+    JiekunError,
+    NotAuthorized,
+    ObjectionProblem,
+    PolicyNotInForce,
+    SchemaBehind,
+    StoreBusy,
+    StoreClosed,
+    TimerGone,
+    TransitionNotAllowed,
+    VersionConflict,
+)
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.records import CaseState, Command, Event
+
+__all__ = [
+    "Actor",
+    "CaseNotFound",
+    "CaseState",
+    "Command",
+    "ConcurrencyConflict",
+    "Engine",
+    "Event",
+    "FieldProblem",
+    "GuardFailed",
+    "HistoryTampered",
+    "IdempotencyMismatch",
+    "InvalidApplication",
+    "InvalidInput",
+    "InvalidPayload",
+    "InvalidPolicyFile",
+    "JiekunError",
+    "NotAuthorized",
+    "ObjectionProblem",
+    "PolicyNotInForce",
+    "SchemaBehind",
+    "StoreBusy",
+    "StoreClosed",
+    "TimerGone",
+    "TransitionNotAllowed",
+    "VersionConflict",
+]

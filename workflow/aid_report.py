@@ -7,7 +7,6 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from jiekun.persistence.queries import derivations_of
 from jiekun.policies.aid_tables import ITEM_LABELS
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import Derived
@@ -15,8 +14,8 @@ from jiekun.workflow.records import Derived
 
 def aid_report(engine: Engine, year: str | None = None, body: str | None = None,
                case_id: str | None = None) -> dict[str, Any]:
-    with engine.store.reading() as connection:
-        rows = derivations_of(connection, "grant_aid", case_id)
+    with engine.store.reads() as reads:
+        rows = reads.derivations_of("grant_aid", case_id)
     totals: dict[tuple[str, str, str], list[Decimal]] = defaultdict(list)
     for _case, _at, derived_text in rows:
         aid = Derived.model_validate_json(derived_text).aid

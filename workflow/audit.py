@@ -9,19 +9,17 @@ timers are exactly the fold of the events.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from jiekun.persistence.chain import GENESIS, digest, utc_text
-from jiekun.persistence.queries import EventRecord, all_case_ids, event_query, record_of
-from jiekun.persistence.schema import case_personal, cases, events, timers
+from jiekun.persistence.ports import ReadPort
+from jiekun.persistence.queries import EventRecord
 from jiekun.policies.application import Application
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.records import CaseState
-from jiekun.workflow.rows import case_of, event_of
+from jiekun.workflow.row_mapping import case_of, event_of
 
 _CHUNK = 500  # case ids a query reads at a time
 
@@ -67,20 +65,6 @@ def _chain_problem(record: EventRecord, expected_seq: int, prev: str) -> str | N
     if row.personal is not None and row.personal_digest is None:
         return "personal data is stored for an event whose chain holds none"
     return None
-
-
-def _grouped(connection: Connection, query: Any) -> Iterator[tuple[str, list[EventRecord]]]:
-    current: str | None = None
-    batch: list[EventRecord] = []
-    for row in connection.execution_options(yield_per=2000).execute(query):
-        record = record_of(tuple(row))
-        if record.stored.case_id != current and current is not None:
-            yield current, batch
-            batch = []
-        current = record.stored.case_id
-        batch.append(record)
-    if current is not None:
-        yield current, batch
 
 
 def _strip(case: CaseState) -> CaseState:
@@ -146,39 +130,25 @@ def _timer_problem(case_id: str, seq: int, folded: CaseState,
     return None
 
 
-def _of_chunk(connection: Connection, table: Any, chunk: list[str]) -> dict[str, Any]:
-    rows = connection.execute(select(table).where(table.c.case_id.in_(chunk)))
-    return {r.case_id: r for r in rows}
-
-
-def verify(connection: Connection, decider: Decider,
+def verify(reads: ReadPort, decider: Decider,
            only: Sequence[str] | None = None) -> AuditReport:
     """Verify every case, or only the cases named: a chunk of case ids at a time, reading
     for each chunk its events, projections, timer rows and vault rows (and nothing else)."""
     report = AuditReport()
-    ids = sorted(only) if only is not None else all_case_ids(connection)
+    ids = sorted(only) if only is not None else reads.all_case_ids()
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        query = event_query().where(events.c.case_id.in_(chunk))
-        groups = dict(_grouped(connection, query.order_by(events.c.case_id, events.c.seq)))
-        projections = _of_chunk(connection, cases, chunk)
-        timer_rows = _of_chunk(connection, timers, chunk)
-        vaults = _of_chunk(connection, case_personal, chunk)
-        for case_id in chunk:
-            records = groups.get(case_id)
+        chunk = reads.case_chunk(ids[start:start + _CHUNK])
+        for case_id in ids[start:start + _CHUNK]:
+            records = chunk.events.get(case_id)
             if records is None:
-                if case_id in projections:
+                if case_id in chunk.projections:
                     report.problems.append(Problem(case_id, 0,
                                                    "a case projection without events"))
                 continue
             report.cases += 1
             report.events += len(records)
-            stored, timer, vault = (projections.get(case_id), timer_rows.get(case_id),
-                                    vaults.get(case_id))
-            problem = _verify_case(
-                decider, case_id, records, None if stored is None else dict(stored._mapping),
-                None if timer is None else dict(timer._mapping),
-                None if vault is None else (vault.applicant_id, vault.application))
+            problem = _verify_case(decider, case_id, records, chunk.projections.get(case_id),
+                                   chunk.timers.get(case_id), chunk.vaults.get(case_id))
             if problem is not None:
                 report.problems.append(problem)
     return report

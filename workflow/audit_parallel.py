@@ -10,7 +10,6 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from jiekun.persistence.database import make_engine
-from jiekun.persistence.queries import all_case_ids
 from jiekun.persistence.store import Store
 from jiekun.policies.policy_file import Policy
 from jiekun.workflow.audit import AuditReport, verify
@@ -22,10 +21,10 @@ PARALLEL_FROM = 5_000  # cases: below that, starting processes costs more than i
 def _verify_share(url: str, policy: Policy, share: list[str]) -> AuditReport:
     store = Store(make_engine(url))
     try:
-        with store.reading() as connection:
-            return verify(connection, Decider(policy), share)
+        with store.reads() as reads:
+            return verify(reads, Decider(policy), share)
     finally:
-        store.engine.dispose()
+        store.close()
 
 
 def shares(ids: list[str], parts: int) -> list[list[str]]:
@@ -38,12 +37,12 @@ def verify_store(url: str, policy: Policy, workers: int | None = None) -> AuditR
     workers = workers or os.cpu_count() or 1
     store = Store(make_engine(url))
     try:
-        with store.reading() as connection:
-            ids = all_case_ids(connection)
+        with store.reads() as reads:
+            ids = reads.all_case_ids()
             if workers <= 1 or len(ids) < PARALLEL_FROM:
-                return verify(connection, Decider(policy))
+                return verify(reads, Decider(policy))
     finally:
-        store.engine.dispose()
+        store.close()
     parts = shares(ids, workers)
     # spawn: a fresh interpreter per worker, no inherited database handles
     context = multiprocessing.get_context("spawn")

@@ -1,9 +1,11 @@
 """Deciding one command against one case, in memory: the heart that replay and the durable
 engine share.
 
-Checks run in the order of CONTRACT.md: the trigger is allowed in the state (E-TRANSITION),
+Checks run in the order of workflow/CONTRACT.md §3: the trigger is allowed in the state
+(E-TRANSITION),
 the actor may fire it (E-ACTOR), the payload is valid (E-PAYLOAD), then the route's guards in
-LIFECYCLE.md order. A refusal raises and changes nothing; an accepted command becomes an Event
+states/LIFECYCLE.md order. A refusal raises and changes nothing; an accepted command becomes
+an Event
 whose fold (``apply``) is the new case.
 """
 
@@ -28,7 +30,7 @@ from jiekun.policies.errors import (
     TransitionNotAllowed,
 )
 from jiekun.policies.policy_file import Policy, load_policy
-from jiekun.states import Effect, FieldType, Lifecycle, TriggerDef
+from jiekun.states import Effect, FieldType, Lifecycle, Route, TriggerDef
 from jiekun.workflow.context import Decision, OpenCases
 from jiekun.workflow.effects import apply, derive
 from jiekun.workflow.guards import GUARDS
@@ -77,7 +79,7 @@ def reads_application(trigger: TriggerDef) -> bool:
 
 def _stale_accident(case: CaseState, payload: Mapping[str, Any]) -> list[FieldProblem]:
     """A new household without ``accident`` keeps the case's accident: its member must still
-    be in the household (CONTRACT.md §1), else the payload must replace or remove it."""
+    be in the household (workflow/CONTRACT.md §2), else the payload must replace or remove it."""
     household = payload.get("household")
     accident = case.application.accident if case.application else None
     if household is None or accident is None or "accident" in payload:
@@ -158,8 +160,9 @@ class Decider:
         return self._decide(case, command, open_cases)[0]
 
     def _decide(self, case: CaseState | None, command: Command, open_cases: OpenCases
-                ) -> tuple[Event, Application | None]:
-        """The event, and the application the payload carried (validated), if any."""
+                ) -> tuple[Event, Application | None, Route]:
+        """The event, the application the payload carried (validated, if any), and the
+        route the machine chose."""
         require_aware(command.at, "command time")
         case = case or CaseState(command.case_id)
         state = case.state
@@ -171,10 +174,9 @@ class Decider:
         payload = self._check_payload(case, command)
         decision = Decision(case, command, payload, self.policy, self.calendar, open_cases, state)
         subject = Subject(state or NO_CASE, decision)
-        if not self.machine.fire(subject, command.trigger):
+        route = self.machine.choose_route(subject, command.trigger)
+        if route is None:
             raise self._refusal(subject, state, command.trigger)
-        route = subject.route
-        assert route is not None
         derived = derive(decision, self.lifecycle, subject.state,
                          trigger.effects + route.effects)
         event = Event(
@@ -183,7 +185,7 @@ class Decider:
             policy_id=self.policy.id, policy_hash=self.policy.content_hash, derived=derived,
         )
         application = payload.get("application")
-        return event, application if isinstance(application, Application) else None
+        return event, application if isinstance(application, Application) else None, route
 
     def _not_here(self, case: CaseState, command: Command) -> JiekunError:
         """E-TRANSITION, or the rule a trigger names for the states it is refused in."""
@@ -233,8 +235,7 @@ class Decider:
         if command.trigger not in self.allowed_triggers(state):
             raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
         trigger = self.lifecycle.trigger(command.trigger)
-        route = next((r for r in trigger.routes if r.source == state
-                      and (r.dest or state) == derived.state), None)
+        route = self.lifecycle.route_taken(command.trigger, state, derived.state)
         if route is None:
             raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
         unverifiable = 0
@@ -276,11 +277,11 @@ class Decider:
     def apply(self, case: CaseState | None, event: Event) -> CaseState:
         return apply(self.lifecycle, case or CaseState(event.case_id), event)
 
-    def fire(self, case: CaseState | None, command: Command,
-             open_cases: OpenCases) -> tuple[Event, CaseState]:
+    def decide_and_fold(self, case: CaseState | None, command: Command,
+                        open_cases: OpenCases) -> tuple[Event, CaseState]:
         """Decide, and fold the event into the case (``decide`` then ``apply``, sparing the
-        fold a second validation of an application the decision has validated)."""
-        event, application = self._decide(case, command, open_cases)
+        fold a second validation of the application and a second search for the route)."""
+        event, application, route = self._decide(case, command, open_cases)
         return event, apply(self.lifecycle, case or CaseState(event.case_id), event,
-                            application)
+                            application, route)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from jiekun.policies.application import Accident, Application, Household
 from jiekun.policies.deadlines import local_date, months_due, publicity_elapsed_at, years_due
-from jiekun.policies.errors import PolicyNotInForce
-from jiekun.states import Effect, Lifecycle, TimerKind
+from jiekun.policies.errors import HistoryTampered, PolicyNotInForce
+from jiekun.states import Effect, Lifecycle, Route, TimerKind
 from jiekun.workflow.context import Decision
 from jiekun.workflow.guards import aid_rank
 from jiekun.workflow.records import AidRecord, CaseState, Derived, Event, Timer
@@ -159,18 +159,24 @@ def _application_after(case: CaseState, event: Event, effects: tuple[Effect, ...
 
 
 def apply(lifecycle: Lifecycle, case: CaseState, event: Event,
-          validated: Application | None = None) -> CaseState:
+          validated: Application | None = None, route: Route | None = None) -> CaseState:
     """The case after ``event``: the fold step, the same for deciding, replaying and auditing.
 
-    ``validated``: the application the decision validated, whose JSON form is the event's
-    data (the decider passes it so that a submission is not validated twice)."""
+    ``validated`` and ``route``: the application the decision validated (whose JSON form is
+    the event's data) and the route its machine took, so that deciding does neither twice;
+    a stored event's fold looks its route up. HistoryTampered when the event cannot follow
+    the case (its sequence, its trigger or its state after it)."""
     if event.seq != case.version + 1:
-        raise ValueError(f"case {case.case_id}: event {event.seq} does not follow "
-                         f"version {case.version}")
-    trigger = lifecycle.trigger(event.trigger)
+        raise HistoryTampered(case.case_id, event.seq,
+                              f"event {event.seq} does not follow version {case.version}")
     derived = event.derived
-    route = next(r for r in trigger.routes
-                 if r.source == case.state and (r.dest or case.state) == derived.state)
+    if route is None:
+        route = lifecycle.route_taken(event.trigger, case.state, derived.state)
+        if route is None:
+            raise HistoryTampered(case.case_id, event.seq,
+                                  f"{event.trigger} cannot lead from {case.state} to "
+                                  f"{derived.state}")
+    trigger = lifecycle.trigger(event.trigger)
     effects = trigger.effects + route.effects
     entered = derived.state != case.state
     application = _application_after(case, event, effects, validated)

@@ -1,4 +1,4 @@
-"""History files (CONTRACT.md §2): JSON Lines, one event per line, cases interleaved.
+"""History files (workflow/CONTRACT.md §2): JSON Lines, one event per line, cases interleaved.
 
 A line that is not a well-formed event (not JSON, a missing key, a naive time) makes the whole
 file invalid input, naming the line. What an event *means* (an unknown trigger, a wrong actor)

@@ -1,12 +1,13 @@
 """The one ``transitions`` machine of the process, built from states/.
 
-Built once (a Machine per case costs ~30× more, FIELD-NOTES.md) with ``auto_transitions=False``
+Built once (a Machine per case costs ~30× more: workflow/DESIGN.md, transitions) with
+``auto_transitions=False``
 (the default adds guard-free ``to_<state>`` triggers). A command drives it through
-``machine.events[name].trigger(subject)`` on a short-lived subject that is never registered,
-so the machine holds no reference to any case. Each route has one condition, a bound callable
-that checks the route's branch, then its route-only payload requirements, then its guards in
-LIFECYCLE.md order; the first guard that fails is recorded on the subject, because
-``transitions`` itself only returns False.
+``machine.events[name].trigger(subject)`` (``choose_route``) on a short-lived subject that is
+never registered, so the machine holds no reference to any case. Each route has one condition, a
+bound callable that checks the route's branch, then its route-only payload requirements, then
+its guards in states/LIFECYCLE.md order; the first guard that fails is recorded on the subject,
+because ``transitions`` itself only returns False.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ BRANCHES: dict[Branch, Callable[[Decision], bool]] = {
 
 def _route_condition(route: Route, trigger: str) -> Condition:
     """Whether ``route`` is taken: its branch, then its route-only payload requirements, then
-    its guards in LIFECYCLE.md order, stopping at the first that fails.
+    its guards in states/LIFECYCLE.md order, stopping at the first that fails.
 
     One condition per route rather than one per check: ``transitions`` evaluates a
     transition's conditions in order and stops at the first False, so the outcome is the same,
@@ -103,7 +104,7 @@ class LifecycleMachine:
                     if r.branch is not None and r.branch not in BRANCHES}
         if missing:
             raise LookupError(f"lifecycle names with no binding: {sorted(map(str, missing))}")
-        self._lock = threading.Lock()  # Machine is not thread-safe (FIELD-NOTES.md)
+        self._lock = threading.Lock()  # not thread-safe: workflow/DESIGN.md, transitions
         self.machine = Machine(
             model=None, states=[NO_CASE, *(s.name for s in self.lifecycle.states)],
             initial=NO_CASE, auto_transitions=False, send_event=True,
@@ -113,6 +114,9 @@ class LifecycleMachine:
                 self.machine.add_transition(trigger.name, route.source or NO_CASE, route.dest,
                                             conditions=[_route_condition(route, trigger.name)])
 
-    def fire(self, subject: Subject, trigger: str) -> bool:
+    def choose_route(self, subject: Subject, trigger: str) -> Route | None:
+        """Run ``trigger`` on the subject through the machine: the route taken, or None when
+        every route was refused (the subject then holds what refused it)."""
         with self._lock:
-            return self.machine.events[trigger].trigger(subject)
+            moved = self.machine.events[trigger].trigger(subject)
+        return subject.route if moved else None

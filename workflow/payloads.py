@@ -108,7 +108,7 @@ def validate_payload(trigger: TriggerDef, data: Mapping[str, Any] | None,
     if not isinstance(raw, Mapping):
         raise InvalidPayload(trigger.name, [FieldProblem("data", "must be an object")])
     if is_application_payload(trigger):
-        # CONTRACT.md §2: the data of submit and amend_application is the application itself.
+        # workflow/CONTRACT.md §2: submit's and amend_application's data is the application.
         application, found = _application("data", raw, on)
         if found:
             raise InvalidPayload(trigger.name, found)

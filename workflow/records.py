@@ -65,6 +65,10 @@ class Derived(BaseModel):
 
 
 class Event(BaseModel):
+    """One stored event: what happened to a case (``trigger`` by ``actor`` at ``at`` with its
+    payload ``data``), its place in the case (``seq``), the policy it was decided under and
+    what the engine derived (``derived``: the state after it, category, body, timers)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     case_id: str
@@ -87,6 +91,8 @@ class Event(BaseModel):
 
 @dataclass(frozen=True)
 class Command:
+    """A request to fire ``trigger`` on a case (``Engine.execute``); ``at`` timezone-aware."""
+
     case_id: str
     trigger: str
     actor: Actor

@@ -1,4 +1,4 @@
-"""Replay (CONTRACT.md §3): a history in, each case's final state and first violation out.
+"""Replay (workflow/CONTRACT.md §3): a history in, each case's final state and first violation out.
 
 The same decide-and-fold as the durable engine, with no store: every guard, actor and timer is
 checked at the event's own time under the policy in force then. A case stops at its first
@@ -139,7 +139,7 @@ def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport
                                                           line.redacted)
             after = decider.apply(current, event)
         else:
-            event, after = decider.fire(current, command, index)
+            event, after = decider.decide_and_fold(current, command, index)
         index.update(after)
         return event, after, unverifiable
 

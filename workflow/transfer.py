@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from jiekun.persistence.queries import all_events, case_events, purged_cases
 from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import FieldProblem, InvalidInput
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.history import HistoryLine, event_line, parse_history
 from jiekun.workflow.records import CaseState, Command, Event
 from jiekun.workflow.replay import ReplayReport, judge_history
-from jiekun.workflow.rows import event_of
+from jiekun.workflow.row_mapping import event_of
 
 
 def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:
@@ -41,10 +40,10 @@ def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:
 def export_lines(engine: Engine, case_id: str | None = None) -> Iterator[str]:
     """History lines; every event of a case whose personal data was destroyed carries its
     recorded derivations (``derived``), which the replay of such a case takes."""
-    with engine.store.reading() as connection:
-        records = (case_events(connection, case_id) if case_id is not None
-                   else all_events(connection))
-        purged = purged_cases(connection)
+    with engine.store.reads() as reads:
+        records = (reads.case_events(case_id) if case_id is not None
+                   else reads.all_events())
+        purged = reads.purged_cases()
         for record in records:
             event = event_of(record.stored)
             derived = (event.derived.model_dump(mode="json")

@@ -1,5 +1,6 @@
 """Durable transitions per second: ``Engine.execute`` on a stream of real commands, against the
-raw SQLAlchemy Core writes of the same rows (FIELD-NOTES.md's honest baseline).
+raw SQLAlchemy Core writes of the same rows (the honest baseline of workflow/DESIGN.md,
+SQLite and PostgreSQL).
 
 Both sides run on a fresh store made by the migrations and opened by
 ``persistence.database.make_engine`` (SQLite: WAL, synchronous=NORMAL, BEGIN IMMEDIATE;
@@ -29,7 +30,7 @@ from sqlalchemy import bindparam, create_engine, event, insert, select, update
 
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.persistence.schema import cases, events
-from jiekun.persistence.store import ProjectionRow
+from jiekun.persistence.statements import ProjectionRow
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
 from tests.bench.workload import CaseRun, Step, stream

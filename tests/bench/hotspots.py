@@ -90,7 +90,7 @@ def main(top: int = 10) -> None:
 
         def verify_all() -> None:
             with store.reading() as connection:
-                assert verify(connection, decider).ok
+                assert verify(store.reads_on(connection), decider).ok
 
         profiled(f"audit verify, {written:,} events", verify_all, top)
         store.engine.dispose()

@@ -14,7 +14,7 @@ from tests.bench.workload import CaseRun, stream
 
 
 def history(runs: list[CaseRun]) -> list[str]:
-    """CONTRACT.md §2 lines of these cases, interleaved in time order."""
+    """workflow/CONTRACT.md §2 lines of these cases, interleaved in time order."""
     return [event_line(s.event.case_id, s.event.at, s.event.trigger, s.event.actor,
                        s.event.data) for s in stream(runs)]
 

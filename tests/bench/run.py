@@ -296,7 +296,7 @@ def main() -> int:
         "writes the very event and case rows the engine stores for it (checked by hash) with "
         "prebuilt Core statements, one transaction per step, on another fresh store with the "
         f"same durability settings; {rounds} alternating rounds.",
-        "Ratios are figure ÷ baseline, as rates. Runs vary by ±20–30% (FIELD-NOTES.md).",
+        "Ratios are figure ÷ baseline, as rates. Runs vary by ±20–30% (workflow/DESIGN.md).",
     ]
     print()
     for note in notes:

@@ -121,7 +121,7 @@ def add_pending_timers(url: str, count: int, log: Log | None = None) -> None:
 
 def pending_count(url: str) -> dict[str, int]:
     from jiekun.persistence.database import make_engine
-    from jiekun.scheduler.timers import count_by_status
+    from jiekun.persistence.timer_queries import count_by_status
 
     engine = make_engine(url)
     try:

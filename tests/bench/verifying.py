@@ -4,9 +4,9 @@ Driving a million events through the engine would take the whole budget, so a fe
 histories (built through the Decider, see workload.py) are cloned into many cases: each clone
 gets its own case id and applicant id number, and its rows are written exactly as the engine
 writes them — event rows re-chained (``StoredEvent.chain_hash`` per clone, the personal text's
-digest recomputed), the projection from ``workflow.rows.projection``, the timer row, the vault
-rows — with executemany in large transactions. Every clone is a valid chain, and verify must say
-so (the benchmark fails otherwise).
+digest recomputed), the projection from ``workflow.row_mapping.projection``, the timer row, the
+vault rows — with executemany in large transactions. Every clone is a valid chain, and verify
+must say so (the benchmark fails otherwise).
 
 Baseline: reading the same rows with the query verify uses (ordered by case and sequence,
 streamed), doing nothing with them.
@@ -29,7 +29,7 @@ from jiekun.persistence.store import Store
 from jiekun.workflow.audit import AuditReport
 from jiekun.workflow.audit_parallel import verify_store
 from jiekun.workflow.decider import Decider
-from jiekun.workflow.rows import projection
+from jiekun.workflow.row_mapping import projection
 from tests.bench.workload import CaseRun, resident_id
 
 Log = Callable[[str], None]

@@ -25,17 +25,17 @@ from decimal import Decimal
 from typing import Any
 
 from jiekun.persistence.chain import GENESIS, StoredEvent
-from jiekun.persistence.store import ProjectionRow, TimerRow
+from jiekun.persistence.statements import ProjectionRow, TimerRow
 from jiekun.policies.application import validate_application
 from jiekun.policies.authorization import SYSTEM, Actor
 from jiekun.policies.deadlines import local_date
 from jiekun.policies.eligibility import assess
 from jiekun.policies.resident_id import check_character
 from jiekun.workflow.decider import Decider
-from jiekun.workflow.demo_caseload import caseload
+from jiekun.workflow.demo import caseload
 from jiekun.workflow.records import CaseState, Command, Event
 from jiekun.workflow.replay import OpenCaseIndex
-from jiekun.workflow.rows import projection, stored_event, timer_row
+from jiekun.workflow.row_mapping import projection, stored_event, timer_row
 
 FIRST_DAY, LAST_DAY = date(2024, 1, 2), date(2024, 12, 20)
 PATHS = ("rejected", "archive", "objection", "recheck", "exit")
@@ -187,7 +187,7 @@ def build(decider: Decider, count: int, seed: int, *, first_serial: int = 0,
             trigger, actor, when, data = maker(case or CaseState(case_id), last)
             command = Command(case_id, trigger, actor, when, data)
             before = case or CaseState(case_id)
-            event, after = decider.fire(case, command, index)
+            event, after = decider.decide_and_fold(case, command, index)
             index.update(after)
             row = stored_event(decider.lifecycle, event, head)
             head = row.chain_hash()

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from jiekun.diagrams import START_NODE_ID, Emphasis, case_path_diagram
-from jiekun.workflow.cli_diagram import path_steps
+from jiekun.workflow.cli.diagram import path_steps
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.replay import replay
 

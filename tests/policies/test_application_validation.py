@@ -1,4 +1,4 @@
-"""CONTRACT.md §1: every rule of the application's field table, valid and invalid, through
+"""workflow/CONTRACT.md §1: every rule of the application's field table, valid and invalid, through
 ``policies.json_input.loads`` + ``validate_application``; every problem reported by its path."""
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def id_born(birth: str) -> str:
     return with_check(f"320211{birth}101")
 
 
-# CONTRACT.md §1's example id 320211198503124417 has the wrong check character: Σ aᵢ·wᵢ = 232,
+# workflow/CONTRACT.md §1's example id ends in 0: 320211198503124417 has the wrong check
+# character: Σ aᵢ·wᵢ = 232,
 # 232 mod 11 = 1 → "0". The example below uses the corrected id.
 EXAMPLE_ID = "320211198503124410"
 
@@ -251,7 +252,7 @@ def test_check_characters_by_hand() -> None:
 @pytest.mark.parametrize("id_number", [
     "110105194912310021",          # wrong check character (X expected)
     "11010519491231002Y",
-    "320211198503124417",          # CONTRACT.md's example: wrong check digit (0 expected)
+    "320211198503124417",          # wrong check digit (0 expected: workflow/CONTRACT.md §1)
     "32021119850312441x",          # x where 0 is expected
     id_born("19800230"),           # 1980-02-30 does not exist (correct check character)
     id_born("19000229"),           # 1900 is not a leap year

@@ -1,4 +1,4 @@
-"""Working days and deadlines (POLICY.md: R-PUBLICITY-ELAPSED, month timers).
+"""Working days and deadlines (policies/RULES.md, Time: R-PUBLICITY-ELAPSED, month timers).
 
 Expected dates come by hand from the State Council's published schedules:
 - Spring Festival 2024: 02-10 (Sat) … 02-17 (Sat) off; Sun 02-04 and Sun 02-18 worked.
@@ -116,7 +116,7 @@ def test_nth_working_day_after(start: date, k: int, kth: date, cal: WorkingCalen
 
 
 @pytest.mark.parametrize(("started", "k", "elapsed"), [
-    # POLICY.md: Mon 2024-01-08, k = 5 → 01-09 … 01-15 → elapsed from 2024-01-16 00:00+08:00
+    # policies/RULES.md: Mon 2024-01-08, k = 5 → 01-09 … 01-15 → elapsed 2024-01-16 00:00+08:00
     (sh(2024, 1, 8, 9, 30), 5, sh(2024, 1, 16)),
     # the start day is a working day and still does not count: k = 1 → 01-09 → from 01-10
     (sh(2024, 1, 8, 0, 0), 1, sh(2024, 1, 10)),
@@ -252,7 +252,7 @@ def test_add_months_clamps_to_month_end(start: date, months: int, due: date) -> 
 
 
 def test_months_due_is_midnight_shanghai_and_aware() -> None:
-    # POLICY.md: a relative case archived 2024-08-31 is due for re-check from 2025-02-28 00:00+08
+    # policies/RULES.md: a relative case archived 2024-08-31 is due for re-check from 2025-02-28
     due = months_due(sh(2024, 8, 31, 16, 45), 6)
     assert due == sh(2025, 2, 28)
     assert due.utcoffset() == EIGHT_HOURS

@@ -1,5 +1,5 @@
-"""CONTRACT.md §3: ``jiekun assess`` and ``jiekun replay`` on bad input — exit codes, errors on
-stderr and nothing on stdout — plus ``--help`` and the text format."""
+"""workflow/CONTRACT.md §3: ``jiekun assess`` and ``jiekun replay`` on bad input — exit codes,
+errors on stderr and nothing on stdout — plus ``--help`` and the text format."""
 
 from __future__ import annotations
 

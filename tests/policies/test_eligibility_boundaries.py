@@ -1,4 +1,5 @@
-"""POLICY.md §1.2 at its boundaries: every rule exactly at its threshold and one cent either side,
+"""policies/RULES.md §1.2 at its boundaries: every rule exactly at its threshold and one cent
+either side,
 for households of 1 to 20 members, under L = 1115 (in force on 2024-09-02).
 
 Thresholds for the whole household over the 12-month window, Y = m·L·12·n (L = 1115):
@@ -171,7 +172,7 @@ def test_accident_net_below_3L_after_the_accident_cost_only(n: int, delta: Decim
                                                             policy: Policy) -> None:
     # Y = 40140·n + 5000 + δ; A = 8000 − 3000 = 5000, so Y − A = 40140·n + δ:
     # N_a < 3L iff δ < 0 (低于 is strict). A rigid expenditure E = 1000 is declared and must NOT
-    # be deducted from N_a (POLICY.md §1.1 last paragraph): were it deducted, δ = 0 and δ = +0.01
+    # be deducted from N_a (policies/RULES.md §1.2, N_a): were it deducted, δ = 0 and δ = +0.01
     # would pass. I = 3L + (5000 + δ)/12n > 3L: relative fails; I ≤ 4L: accident income passes.
     acc = accident_of(Decimal(8000), Decimal(3000))
     a = run(application(Decimal(40140), n, Decimal(5000) + delta, rigid=Decimal(1000),

@@ -1,5 +1,6 @@
-"""POLICY.md §1.1 routing (every category × region × unit kind, unit null by residence, the two
-written interpretations) and who may read a case (LIFECYCLE.md, Actors)."""
+"""policies/RULES.md §1.1 routing (every category × region × unit kind, unit null by
+residence, the two
+written interpretations) and who may read a case (workflow/CONTRACT.md §2, actors)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ from tests.policies.test_application_validation import base, id_born, problem_pa
 
 
 def test_cross_field_problems_are_listed_with_field_problems() -> None:
-    # CONTRACT.md §1: "An invalid application is refused as a whole with every problem listed by
+    # workflow/CONTRACT.md §1: "An invalid application is refused as a whole with every problem
+    # listed by
     # its path". Two selves, an accident member who is not a member and a birth date after the
     # assessment date are dropped as soon as any per-field problem exists.
     data = base()
@@ -19,7 +20,7 @@ def test_cross_field_problems_are_listed_with_field_problems() -> None:
 
 
 def test_negative_zero_integer_is_not_an_amount() -> None:
-    # CONTRACT.md §1: amounts are judged as written in the JSON text; "signs → invalid".
+    # workflow/CONTRACT.md §1: amounts are judged as written in the JSON text; "signs → invalid".
     # "-0.0" and the string "-0" are refused, but the JSON integer -0 is accepted as 0
     # (json parses it to int 0 before parse_amount sees it).
     data = base()

@@ -50,7 +50,7 @@ from jiekun.workflow.audit import verify
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import CaseState
-from jiekun.workflow.rows import event_of, timer_row
+from jiekun.workflow.row_mapping import event_of, timer_row
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # seconds for the child to report ``running``
@@ -188,6 +188,7 @@ class Checker:
         """Check the store; returns what the kill interrupted (for the kill's counts)."""
         lines = self.log.new_lines()
         engine = Engine.open(self.url, decider=self.decider)
+        self.store = engine.store
         try:
             with engine.store.reading() as connection:
                 return self._check(connection, lines, full)
@@ -352,7 +353,7 @@ class Checker:
                      by_key: dict[str, list[tuple[str, int, str]]]) -> None:
         if not ids:
             return
-        audit = verify(connection, self.decider, only=ids)
+        audit = verify(self.store.reads_on(connection), self.decider, only=ids)
         for problem in audit.problems:
             self.report.add(Violation("partial", problem.case_id, problem.seq,
                                       f"audit: {problem.reason}"))

@@ -164,7 +164,7 @@ def test_import_export_replay_and_audit(aid_engine: Engine, aid_decider: Decider
         assert (violation["line"], violation["rule"]) == (number + 1, rule), violation
 
     with aid_engine.store.reading() as connection:
-        audit = verify(connection, aid_decider)
+        audit = verify(aid_engine.store.reads_on(connection), aid_decider)
     assert audit.ok, audit.problems
     assert (audit.cases, audit.events) == (3, 35)
 
@@ -195,7 +195,7 @@ def test_the_stored_aid_state_judges_new_grants(aid_engine: Engine, aid_decider:
                 "item": "medical", "tier": "2", "amount": "1", "period": "2025-02"})
         assert caught.value.rule == "R-MEDICAL-CAP"
         with fresh.store.reading() as connection:
-            audit = verify(connection, aid_decider)
+            audit = verify(fresh.store.reads_on(connection), aid_decider)
         assert audit.ok, audit.problems
         assert (audit.cases, audit.events) == (3, 36)
         check_report(aid_report(fresh, case_id="C-A"), {

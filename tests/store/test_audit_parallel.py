@@ -35,7 +35,7 @@ def store(tmp_path: Path) -> tuple[str, Path]:
 def _serial(url: str) -> parallel.AuditReport:
     engine = Engine.open(url)
     with engine.store.reading() as connection:
-        return verify(connection, engine.decider)
+        return verify(engine.store.reads_on(connection), engine.decider)
 
 
 def test_parallel_verify_agrees_with_one_process(store: tuple[str, Path],
@@ -64,7 +64,8 @@ def test_an_open_reader_does_not_block_a_writer(store: tuple[str, Path]) -> None
     url, _ = store
     engine = Engine.open(url)
     with engine.store.reading() as connection:
-        assert verify(connection, engine.decider).ok  # the read transaction is open here
+        # the read transaction is open here
+        assert verify(engine.store.reads_on(connection), engine.decider).ok
         writer = Engine.open(url)
         event = writer.fire("C-5", "dismiss_objection", Actor("grassroots_union",
                                                                 org="gu-test-001"),

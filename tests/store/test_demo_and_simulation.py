@@ -29,7 +29,7 @@ from jiekun.policies.policy_file import load_policy
 from jiekun.workflow.audit import verify
 from jiekun.workflow.cli import main
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.simulate import OPEN_ARCHIVE, STANDINGS, simulate_policy
+from jiekun.workflow.policy_what_if import OPEN_ARCHIVE, STANDINGS, simulate_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSEHOLDS = 150
@@ -41,7 +41,7 @@ AS_OF = "2026-06-30"  # the last day the default policy knows L (1167 from 2025-
 
 
 def default_policy_text() -> str:
-    return resources.files("policies").joinpath("data", "wx-2023-45.toml").read_text("utf-8")
+    return resources.files("jiekun.policies").joinpath("data", "wx-2023-45.toml").read_text("utf-8")
 
 
 def run_demo(output: Path, seed: int | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,7 +78,7 @@ def trigger_counts(engine: Engine) -> Counter[str]:
 
 def demo_policy_file(folder: Path) -> Path:
     """The policy the demo ran under: the shipped one with the illustrative tier tables
-    (workflow/cli_demo.py: `with_tier_tables(..., "+illustrative-aid")`), as one file."""
+    (workflow/cli/demo.py: `with_tier_tables(..., "+illustrative-aid")`), as one file."""
     illustrative = (ROOT / "policies" / "data" / "illustrative-aid-tiers.toml").read_text("utf-8")
     text = default_policy_text()
     # The shipped file declares no tier table (`[aid]` with `tables = []`): the illustrative
@@ -126,7 +126,7 @@ def test_demo_writes_every_file_and_a_consistent_summary(demo: tuple[Path, str],
         assert heading in printed, heading
     assert f"{HOUSEHOLDS} households, {summary['events']} events" in printed
     with demo_engine.store.reading() as connection:
-        assert verify(connection, demo_engine.decider).ok
+        assert verify(demo_engine.store.reads_on(connection), demo_engine.decider).ok
 
 
 def test_demo_export_replays_to_the_stored_states(demo: tuple[Path, str], demo_engine: Engine,
@@ -208,7 +208,7 @@ def test_simulate_policy_matches_direct_assessments(demo_engine: Engine, proposa
 
     with engine.store.reading() as connection:
         assert dump_tables(connection) == before  # nothing changed
-        assert verify(connection, engine.decider).ok
+        assert verify(engine.store.reads_on(connection), engine.decider).ok
 
 
 def test_simulate_policy_command(demo: tuple[Path, str], demo_engine: Engine,

@@ -6,7 +6,7 @@ other union, the reviewing federation, wuxi-city, another district, the applican
 worker, the system, an auditor) and payload (the right one, none, a wrong one), clock jumps,
 stale expected versions, repeated idempotency keys, reads by random readers, and the scheduler's
 catch-up of every due timer — to the durable ``Engine`` on a fresh store (SQLite and
-PostgreSQL) and to the reference: ``Decider.fire`` folding into a dict of cases with an
+PostgreSQL) and to the reference: ``Decider.decide_and_fold`` folding into a dict of cases with an
 ``OpenCaseIndex``, which is what ``replay`` does.
 
 After every step they must agree: the same event or the same refusal (class and rule), the
@@ -104,7 +104,7 @@ class EngineVsFold(RuleBasedStateMachine):
         try:
             if self.cases:
                 with self.engine.store.reading() as connection:
-                    report = verify(connection, self.decider)
+                    report = verify(self.engine.store.reads_on(connection), self.decider)
                 assert report.ok, report.problems[:3]
                 for case_id, events in self.events.items():
                     stored = self.engine.history(case_id, AUDITOR)
@@ -122,7 +122,7 @@ class EngineVsFold(RuleBasedStateMachine):
     def _model(self, command: Command) -> tuple[Outcome, CaseState | None]:
         case = self.cases.get(command.case_id)
         try:
-            event, after = self.decider.fire(case, command, self.index)
+            event, after = self.decider.decide_and_fold(case, command, self.index)
         except JiekunError as refusal:
             hypothesis.event(f"refused {refusal.rule}")
             return ("refused", type(refusal).__name__, refusal.rule), None
@@ -210,7 +210,7 @@ class EngineVsFold(RuleBasedStateMachine):
 
     def _fire(self, guided: int, data: st.DataObject, payload: str, key: bool) -> None:
         """Mostly a case that exists and a trigger its state allows, fired by a role
-        LIFECYCLE.md names for it (else nothing would get past E-TRANSITION); sometimes any
+        states/LIFECYCLE.md names for it (else nothing would get past E-TRANSITION); sometimes any
         case, any trigger, any actor."""
         going = sorted(c for c, case in self.cases.items() if self._onward(case.state))
         case_id = data.draw(st.sampled_from(going if guided and going else CASE_IDS))

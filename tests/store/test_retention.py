@@ -1,4 +1,5 @@
-"""Retention (issue 4, "Done when"; POLICY.md R-RETENTION; LIFECYCLE.md `retention_expired`).
+"""Retention (issue 4, "Done when"; policies/RULES.md R-RETENTION;
+states/LIFECYCLE.md `retention_expired`).
 
 One household goes the whole way on a simulated clock, every timer fired by the scheduler:
 submitted by the worker, archived, re-checked, phased out with new household data and a contact
@@ -246,7 +247,8 @@ def test_personal_data_before_retention_is_where_the_search_looks(
 
 def test_keeping_personal_data_is_a_policy_setting(
         store_url: str, open_engine: Callable[[str], Engine], tmp_path: Path) -> None:
-    default = resources.files("policies").joinpath("data", "wx-2023-45.toml").read_text("utf-8")
+    data = resources.files("jiekun.policies").joinpath("data", "wx-2023-45.toml")
+    default = data.read_text("utf-8")
     assert default.count("destroy_personal_data = true") == 1
     policy_file = tmp_path / "keep.toml"
     policy_file.write_text(default.replace("destroy_personal_data = true",

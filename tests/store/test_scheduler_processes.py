@@ -119,7 +119,7 @@ def fired_by_position(engine: Engine) -> list[tuple[str, datetime]]:
 
 def audit_ok(engine: Engine) -> None:
     with engine.store.reading() as connection:
-        report = verify(connection, engine.decider)
+        report = verify(engine.store.reads_on(connection), engine.decider)
     assert report.ok, [str(p) for p in report.problems[:5]]
 
 

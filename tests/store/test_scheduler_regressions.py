@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_publicity_into_an_unknown_calendar_year_fires_once_the_year_is_added(
         tmp_path: Path, open_engine: Callable[[str], Engine]) -> None:
-    text = resources.files("policies").joinpath("data", "wx-2023-45.toml").read_text("utf-8")
+    text = resources.files("jiekun.policies").joinpath("data", "wx-2023-45.toml").read_text("utf-8")
     text = text.replace("known_until = 2026-06-30", "known_until = 2027-06-30").replace(
         "[multipliers]", '[[living_standard]]\neffective_from = 2026-07-01\namount = "1200"\n'
         'source = "test"\n\n[multipliers]')

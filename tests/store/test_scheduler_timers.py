@@ -35,9 +35,9 @@ from store_cases import (
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.persistence.schema import events, timers
 from jiekun.persistence.store import UnitOfWork
+from jiekun.persistence.timer_queries import DueTimer
 from jiekun.scheduler.firing import Firing, TimerFirer
 from jiekun.scheduler.service import SchedulerService
-from jiekun.scheduler.timers import DueTimer
 from jiekun.workflow.audit import verify
 from jiekun.workflow.cli import main
 from jiekun.workflow.clock import RealClock, SimulatedClock
@@ -80,7 +80,7 @@ def event_count(engine: Engine) -> int:
 
 def audit_ok(engine: Engine) -> None:
     with engine.store.reading() as connection:
-        report = verify(connection, engine.decider)
+        report = verify(engine.store.reads_on(connection), engine.decider)
     assert report.ok, [str(p) for p in report.problems]
 
 
@@ -100,7 +100,7 @@ def summary(firings: list[Firing]) -> list[tuple[str, str, str, str]]:
 # 1. Working days ------------------------------------------------------------------------------
 
 # Unit publicity = 5 working days (policy file: unit_publicity_working_days = 5), counted from
-# the day after the start; elapsed from 00:00 of the day after the 5th (POLICY.md).
+# the day after the start; elapsed from 00:00 of the day after the 5th (policies/RULES.md).
 #
 # Started Wed 2024-02-07. 2024 Spring Festival (国办发明电〔2023〕7号): rest 02-10 … 02-17,
 # Sun 02-04 and Sun 02-18 are working days. Working days after 02-07: Thu 02-08 (1), Fri 02-09
@@ -175,7 +175,7 @@ def test_relative_recheck_after_archive_on_august_31st(sqlite_engine: Engine) ->
 def test_withdrawn_during_unit_publicity_fires_nothing(engine: Engine) -> None:
     """Runs on SQLite (conditional update) and PostgreSQL (FOR UPDATE SKIP LOCKED)."""
     drive(engine, "V-1", relative=False, n=11, steps=2)  # unit publicity from 2024-01-08 11:00
-    # due 2024-01-16 00:00 (working days 01-09 … 01-15, POLICY.md's own example)
+    # due 2024-01-16 00:00 (working days 01-09 … 01-15, policies/RULES.md's example)
     stale = DueTimer("V-1", "unit_publicity", at("2024-01-16T00:00:00+08:00"),
                      int(timer_row(engine, "V-1")["armed_seq"]))
     assert stale.armed_seq == 3  # armed by the third event, pass_preliminary_review
@@ -286,8 +286,8 @@ def test_open_objection_blocks_and_the_last_dismissal_rearms(engine: Engine) -> 
 
 def test_dismissal_at_the_moment_of_the_blocked_firing_rearms(sqlite_engine: Engine) -> None:
     """The catch-up tries the timer at its due time, 2024-01-16 00:00, and finds O-1 open;
-    O-1 is dismissed at that same moment. LIFECYCLE.md: the timer "is re-armed when the last
-    open objection is dismissed (due at once)" — it must not stay blocked for ever."""
+    O-1 is dismissed at that same moment. policies/RULES.md, Time: it "is re-armed when the last
+    open objection is dismissed (due at once" — it must not stay blocked for ever."""
     engine = sqlite_engine
     drive(engine, "OB-2", relative=False, n=22, steps=2)
     engine.fire("OB-2", "raise_objection", union(), at("2024-01-10T10:00:00+08:00"),
@@ -328,7 +328,7 @@ def test_a_backdated_dismissal_rearms_a_blocked_timer(sqlite_engine: Engine) -> 
 
 def test_catch_up_fires_everything_due_in_due_order_once(sqlite_engine: Engine) -> None:
     engine = sqlite_engine
-    # A, D: unit publicity started 2024-01-08 → due 2024-01-16 00:00 (POLICY.md's example), a
+    # A, D: unit publicity started 2024-01-08 → due 2024-01-16 00:00 (policies/RULES.md), a
     # tie broken by case id. C: history 01 up to its approval on Wed 2024-01-17 → media
     # publicity 01-18, 01-19, 01-22, 01-23, 01-24 → due 2024-01-25 00:00; archived then, deep
     # → re-check 12 months later, 2025-01-25. B: history 05 up to its approval on Wed

@@ -21,7 +21,7 @@ from jiekun.workflow.engine import Engine
 
 def _chain_ok(engine: Engine) -> None:
     with engine.store.reading() as connection:
-        report = verify(connection, engine.decider)
+        report = verify(engine.store.reads_on(connection), engine.decider)
     assert report.ok, report.problems[:3]
 
 
@@ -83,7 +83,7 @@ def test_the_remembered_case_is_checked_against_the_stored_head_not_only_the_ver
     event = engine.fire("K", "pass_preliminary_review", union(), at(DEEP_STEPS[1][2]))
     assert event.seq == 3
     with engine.store.reading() as connection:
-        report = verify(connection, engine.decider)
+        report = verify(engine.store.reads_on(connection), engine.decider)
     assert not report.ok and report.problems[0].case_id == "K"
 
 

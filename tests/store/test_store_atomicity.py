@@ -27,7 +27,8 @@ from store_cases import (
     worker,
 )
 
-from jiekun.persistence.store import UnitOfWork, Write
+from jiekun.persistence.statements import Write
+from jiekun.persistence.store import UnitOfWork
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import Event
 

@@ -126,7 +126,7 @@ def _check(engine: Engine, outcomes: list[dict[str, Any]], setup_end: int) -> No
         stored = [tuple(r) for r in c.execute(text(
             "SELECT case_id, seq, trigger FROM events ORDER BY case_id, seq"))]
         versions = dict(c.execute(text("SELECT case_id, version FROM cases")).all())
-        report = verify(c, engine.decider)
+        report = verify(engine.store.reads_on(c), engine.decider)
     assert report.ok, report.problems[:3]
     assert (report.cases, report.events) == (CASES, SETUP_VERSION * CASES + len(accepted))
 

@@ -1,7 +1,8 @@
 """The durable store's contract (issue 3): one suite, run against SQLite and a real
 PostgreSQL 15 server (the ``backend`` fixture is parametrized over both).
 
-Expected values come from LIFECYCLE.md / POLICY.md and the worked histories 01 and 05, whose
+Expected values come from states/LIFECYCLE.md / policies/RULES.md and the worked histories 01
+and 05, whose
 times the expected reports vouch for (see store_cases.py).
 """
 
@@ -30,15 +31,17 @@ from store_cases import (
     worker,
 )
 
-from jiekun.persistence.database import SchemaBehind, make_engine, require_current_schema, upgrade
+from jiekun.persistence.database import make_engine, require_current_schema, upgrade
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import (
+    CaseNotFound,
     ConcurrencyConflict,
     GuardFailed,
     InvalidInput,
     InvalidPayload,
     JiekunError,
     NotAuthorized,
+    SchemaBehind,
     TransitionNotAllowed,
 )
 from jiekun.workflow.decider import Decider
@@ -81,11 +84,11 @@ def test_submit_and_fire_record_event_projection_and_timer(engine: Engine) -> No
     case = engine.stored_case("A")
     assert case is not None
     # 12,000 a year for two people = 500 a month each, under L = 1095 (Jan 2024): deep, and
-    # deep cases are reviewed by wuxi-city (POLICY.md routing).
+    # deep cases are reviewed by wuxi-city (policies/RULES.md §1.1).
     assert (case.state, case.version, case.category, case.reviewing_body) == (
         "unit_publicity", 3, "deep", "wuxi-city")
     # Unit publicity started Mon 2024-01-08, 5 working days 01-09 … 01-15 → elapsed from
-    # 2024-01-16 00:00+08:00 (the example of POLICY.md) = 2024-01-15 16:00 UTC.
+    # 2024-01-16 00:00+08:00 (policies/RULES.md's example) = 2024-01-15 16:00 UTC.
     [timer] = case.timers
     assert (timer.kind.value, timer.due) == ("unit_publicity", at("2024-01-16T00:00:00+08:00"))
     with engine.store.reading() as connection:
@@ -213,10 +216,10 @@ def test_case_and_case_lists(three_cases: Engine) -> None:
         "archived", 6, "deep", "wuxi-city")
     assert case.archive_number is not None
     # re-check of a deep case: 12 months after the archive date 2024-01-25 → due from
-    # 2025-01-25 00:00+08:00 (POLICY.md, month timers)
+    # 2025-01-25 00:00+08:00 (policies/RULES.md, month timers)
     [timer] = case.timers
     assert (timer.kind.value, timer.due) == ("recheck", at("2025-01-25T00:00:00+08:00"))
-    with pytest.raises(KeyError):
+    with pytest.raises(CaseNotFound):
         engine.case("nope", AUDITOR)
 
     assert ids(engine.cases(AUDITOR)) == ["D", "P", "R"]
@@ -427,5 +430,5 @@ def test_a_projection_row_has_exactly_the_case_table_columns_in_order() -> None:
     import dataclasses
 
     from jiekun.persistence.schema import cases
-    from jiekun.persistence.store import ProjectionRow
+    from jiekun.persistence.statements import ProjectionRow
     assert [f.name for f in dataclasses.fields(ProjectionRow)] == [c.name for c in cases.c]

@@ -88,7 +88,7 @@ def test_import_gives_the_expected_report_and_the_export_replays(
             k: imported[k] for k in ("state", "events_applied", "category", "reviewing_body")}
 
     with engine.store.reading() as connection:
-        audit = verify(connection, engine.decider)
+        audit = verify(engine.store.reads_on(connection), engine.decider)
     assert audit.ok, audit.problems
     assert (audit.cases, audit.events) == (sum(1 for n in applied.values() if n),
                                            sum(applied.values()))

@@ -63,7 +63,7 @@ def shared(module_backend: str, decider: Decider) -> Iterator[Engine]:
 
 def audit(engine: Engine) -> AuditReport:
     with engine.store.reading() as connection:
-        return verify(connection, engine.decider)
+        return verify(engine.store.reads_on(connection), engine.decider)
 
 
 def audit_tampered(engine: Engine, tamper: Callable[[Connection], None]) -> AuditReport:
@@ -73,7 +73,7 @@ def audit_tampered(engine: Engine, tamper: Callable[[Connection], None]) -> Audi
     with engine.store.engine.connect() as connection:
         try:
             tamper(connection)
-            return verify(connection, engine.decider)
+            return verify(engine.store.reads_on(connection), engine.decider)
         finally:
             connection.rollback()
 

@@ -27,7 +27,8 @@ def _events(engine: Engine) -> int:
 
 def _idle(engine: Engine) -> bool:
     """Neither SQLAlchemy nor the driver holds a transaction open on the write connection."""
-    connection = engine.store._writer()
+    connection = engine.store._take_writer()  # the one the last unit of work gave back
+    engine.store._give_back(connection)
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.Connection):
         busy = driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
@@ -73,7 +74,9 @@ def test_a_write_connection_killed_by_the_server_is_replaced(
     url = pg_database()
     engine = open_engine(url)
     engine.submit("A", deep_application(resident_id(1)), union(), at(DEEP_SUBMIT))
-    pid = engine.store._writer().connection.driver_connection.info.backend_pid
+    writer = engine.store._take_writer()  # the connection the submit ran on (LIFO)
+    engine.store._give_back(writer)
+    pid = writer.connection.driver_connection.info.backend_pid
     admin = create_engine(url)
     try:
         with admin.begin() as connection:

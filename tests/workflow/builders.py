@@ -1,8 +1,9 @@
 """Builders for the workflow tests: valid applications, actors, and cases driven through the
-Decider to any state of the lifecycle (LIFECYCLE.md).
+Decider to any state of the lifecycle (states/LIFECYCLE.md).
 
 Households have two members (n = 2), so the per-capita monthly figure of an annual total T is
-T / 24. L = 1095 until 2024-06-30, 1115 from 2024-07-01, 1167 from 2025-07-01 (policy-data.md).
+T / 24. L = 1095 until 2024-06-30, 1115 from 2024-07-01, 1167 from 2025-07-01
+(policies/data/wx-2023-45.toml).
 
 household   Y       E      A            I=Y/24   N=(Y-E)/24  category (any date 2024-2026)
 deep        24000   0      -            1000     1000        deep: I <= 2L (2190), N < L (1095)
@@ -18,7 +19,7 @@ borderline  53000   27000  -            2208.33  1083.33     relative while L = 
                                                              deep from 2024-07-01 (I <= 2230,
                                                              N < 1115)
 
-Routing (POLICY.md §1.1), unit an enterprise in 滨湖区: deep → wuxi-city, relative and
+Routing (policies/RULES.md §1.1), unit an enterprise in 滨湖区: deep → wuxi-city, relative and
 accident → binhu.
 
 The default timeline of ``drive_to`` (relative or accident; start Mon 2024-03-04 09:00+08:00):
@@ -51,7 +52,8 @@ TIMER_LATE = timedelta(minutes=5)
 
 
 def resident_id(first17: str) -> str:
-    """GB 11643-1999 check character appended (CONTRACT.md §1), computed here independently."""
+    """GB 11643-1999 check character appended (workflow/CONTRACT.md §1), computed here
+    independently."""
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     total = sum(int(c) * w for c, w in zip(first17, weights, strict=True))
     return first17 + "10X98765432"[total % 11]
@@ -96,7 +98,7 @@ def application(category: str = "relative", *, id_number: str = WORKER_ID,
                 union: str = UNION, region: str = "滨湖区", unit_kind: str = "enterprise",
                 union_member: bool = True, employment: str = "employed",
                 household_kind: str | None = None) -> dict[str, Any]:
-    """A valid application (CONTRACT.md §1) whose household assesses as ``category``
+    """A valid application (workflow/CONTRACT.md §1) whose household assesses as ``category``
     (``none``: qualifies for nothing; ``borderline``: see the module docstring)."""
     kind = household_kind or category
     return {
@@ -155,7 +157,7 @@ class Driver:
     def fire(self, trigger: str, actor: Actor, data: dict[str, Any] | None = None,
              when: datetime | None = None) -> CaseState:
         command = self.command(trigger, actor, data, when)
-        event, after = self.decider.fire(self.case, command, self.index)
+        event, after = self.decider.decide_and_fold(self.case, command, self.index)
         self.index.update(after)
         self.case, self.clock = after, command.at
         self.events.append(event)

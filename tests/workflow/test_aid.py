@@ -1,4 +1,5 @@
-"""Classified aid (issue 6; POLICY.md §2, LIFECYCLE.md ``grant_aid``) through the Decider.
+"""Classified aid (issue 6; policies/RULES.md §2, states/LIFECYCLE.md
+``grant_aid``) through the Decider.
 
 1. The grant_aid matrix (test_triggers.py leaves it out of its tables): allowed from
    ``archived`` and ``phase_out`` (state kept, seq + 1, an AidRecord derived), refused in every
@@ -9,8 +10,8 @@
 
 The tier tables are the illustrative ones of policies/data/illustrative-aid-tiers.toml (or small
 tables written here); every expected amount is read off those tables by hand in a comment.
-Routing (POLICY.md §1.1): a unit in 滨湖区 → deep cases to ``wuxi-city``, relative and accident
-cases to ``binhu``.
+Routing (policies/RULES.md §1.1): a unit in 滨湖区 → deep cases to ``wuxi-city``, relative and
+accident cases to ``binhu``.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ class _NoOpen:
         return None
 
 
-# Actor rule of grant_aid (LIFECYCLE.md): the reviewing federation of the case, nobody else.
+# Actor rule of grant_aid (states/LIFECYCLE.md): the reviewing federation of the case, nobody else.
 WRONG_ACTORS = [
     worker(WORKER_ID), worker(OTHER_ID), union(UNION), SYSTEM, AUDITOR,
     fed("wuxi-city"),  # the city federation does not review a relative case in 滨湖区

@@ -47,9 +47,9 @@ class TwiceDecider(Decider):
         self.compared: Counter[str] = Counter()
         self.differences: list[str] = []
 
-    def fire(self, case: CaseState | None, command: Command,
-             open_cases: OpenCases) -> tuple[Event, CaseState]:
-        fire = super().fire
+    def decide_and_fold(self, case: CaseState | None, command: Command,
+                        open_cases: OpenCases) -> tuple[Event, CaseState]:
+        fire = super().decide_and_fold
         if case is not None and case.application is not None \
                 and not self.reads_application(command.trigger):
             whole = _outcome(lambda: fire(case, command, open_cases))

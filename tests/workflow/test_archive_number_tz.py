@@ -1,5 +1,5 @@
 """Regression: the archive number's date is the Asia/Shanghai date of the event, whatever
-offset its time is written in (LIFECYCLE.md: "All date logic is in Asia/Shanghai"); the same
+offset its time is written in (policies/RULES.md, Time: "All dates are Asia/Shanghai"); the same
 history with ``Z`` times replays to the same cases."""
 
 from __future__ import annotations

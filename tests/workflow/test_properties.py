@@ -10,7 +10,7 @@ built per trigger, sometimes broken). Checked:
 1. a refusal is always a ``JiekunError`` (anything else escapes and fails the test);
 2. a refused command changes nothing: the case passed in and the open-case index are as before;
 3. the applied events reproduce the final state: (a) folding them with ``Decider.apply`` from
-   nothing, (b) writing them as a history file (CONTRACT.md §2) and replaying it: the same
+   nothing, (b) writing them as a history file (workflow/CONTRACT.md §2) and replaying it: the same
    state, category, reviewing body, ``events_applied`` and no violation;
 4. every applied event has seq = previous + 1 and never moves the case's time backwards;
 5. every state reached is one of the 17 states and a destination the definition
@@ -47,7 +47,7 @@ from tests.soak_settings import examples
 
 
 def resident_id(first17: str) -> str:
-    """GB 11643-1999 check character (CONTRACT.md §1), computed here independently."""
+    """GB 11643-1999 check character (workflow/CONTRACT.md §1), computed here independently."""
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     total = sum(int(c) * w for c, w in zip(first17, weights, strict=True))
     return first17 + "10X98765432"[total % 11]
@@ -126,7 +126,8 @@ STEP = st.binary(min_size=16, max_size=16)
 # ---------------------------------------------------------------------------------------------
 # Payloads
 
-# Two members, so the per-capita monthly figure of an annual total T is T / 24 (policy-data.md:
+# Two members, so the per-capita monthly figure of an annual total T is T / 24
+# (policies/data/wx-2023-45.toml:
 # L = 1095 / 1115 / 1167). deep: I = N = 1000 (I <= 2L, N < L); relative: I = 2500 > 2L,
 # N = (60000 - 10000) / 24 = 2083.33 <= 2L; accident: I = 3750 <= 4L and > 3L, with the accident
 # N_a = (90000 - 25000) / 24 = 2708.33 < 3L; none: I = 5000 > 4L (4668 at the highest L).
@@ -483,7 +484,7 @@ def _execute(world: World, command: Command) -> None:
     index_before = _index_snapshot(world.index)
     world.log.append(f"{_describe(command)} -> ?")
     try:
-        ev, after = world.decider.fire(case, command, world.index)
+        ev, after = world.decider.decide_and_fold(case, command, world.index)
     except JiekunError as refusal:  # 1. anything else escapes and fails the test
         world.log[-1] = f"{_describe(command)} -> refused {refusal.rule}"
         event(f"refused {refusal.rule}")
@@ -591,7 +592,8 @@ def test_guided_path_to_purged(decider: Decider) -> None:
     def fire(trigger: str, actor: Actor, when: datetime,
              data: dict[str, Any] | None = None) -> CaseState:
         nonlocal case
-        ev, case = decider.fire(case, Command("G-1", trigger, actor, when, data or {}), index)
+        command = Command("G-1", trigger, actor, when, data or {})
+        ev, case = decider.decide_and_fold(case, command, index)
         index.update(case)
         events.append(ev)
         return case
@@ -603,7 +605,7 @@ def test_guided_path_to_purged(decider: Decider) -> None:
 
     def refused(trigger: str, actor: Actor, when: datetime) -> JiekunError:
         with pytest.raises(JiekunError) as info:
-            decider.fire(case, Command("G-1", trigger, actor, when, {}), index)
+            decider.decide_and_fold(case, Command("G-1", trigger, actor, when, {}), index)
         return info.value
 
     fire("submit", union, _at(2024, 3, 4, 9), application(ID_A, UNIONS[0], "relative"))

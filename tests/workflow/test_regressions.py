@@ -21,7 +21,7 @@ def _readmitted_after_exit(decider: Decider):
 
 
 def test_rejection_after_readmission_keeps_ten_years_from_the_decision(decider):
-    # policy-data.md: rejected applications are kept 10 years from the decision
+    # policies/RULES.md R-RETENTION: rejected applications are kept 10 years from the decision
     d = _readmitted_after_exit(decider)
     d.fire("reject_preliminary", union(), {"reason": "x"}, when=at(2025, 3, 4, 9))
     assert d.due(TimerKind.RETENTION) == at(2035, 3, 4)
@@ -34,7 +34,7 @@ def test_withdrawal_after_readmission_keeps_ten_years_from_the_decision(decider)
 
 
 def test_cancel_after_re_archival_keeps_ten_years_from_the_cancellation(decider):
-    # LIFECYCLE.md cancel: "retention timer from the event date"
+    # policies/RULES.md, Time: retention runs from "the date of the cancellation"
     d = _readmitted_after_exit(decider)
     d.fire("pass_preliminary_review", union())
     d.fire_timer("unit_publicity_ended", TimerKind.UNIT_PUBLICITY)
@@ -45,13 +45,13 @@ def test_cancel_after_re_archival_keeps_ten_years_from_the_cancellation(decider)
 
 
 def test_new_household_without_the_accident_member_is_e_payload(decider):
-    # CONTRACT.md §1: accident.member is the name of a member; LIFECYCLE.md: a payload household
+    # workflow/CONTRACT.md §1: accident.member is the name of a member; §2: a payload household
     # replaces application.household, an absent `accident` key keeps the application's accident
     d = drive_to(decider, "under_recheck", "accident")  # accident of member 李梅
     h = household("accident")
     h["members"][1]["name"] = "张三"  # 李梅 is no longer a member
     with pytest.raises(InvalidPayload):
         d.fire("confirm_eligibility", fed("binhu"), {"household": h})
-    # the case keeps an application that CONTRACT.md §1 accepts
+    # the case keeps an application that workflow/CONTRACT.md §1 accepts
     assert d.case is not None and d.case.application is not None
     validate_application(d.case.application.as_json())

@@ -1,4 +1,4 @@
-"""CONTRACT.md §2–3: time must not go backwards within a case (E-ORDER, checked first), the
+"""workflow/CONTRACT.md §2–3: time must not go backwards within a case (E-ORDER, checked first), the
 other cases go on, order is per case when cases interleave, and blank lines are ignored while
 line numbers keep counting them."""
 

@@ -1,9 +1,10 @@
-"""Every trigger of the lifecycle (LIFECYCLE.md), through the Decider: allowed, refused in a
+"""Every trigger of the lifecycle (states/LIFECYCLE.md), through the Decider: allowed, refused in a
 wrong state, refused for a wrong actor, refused by each of its guards, payload rules, the order
 of the checks, E-POLICY and R-NONEXCL.
 
 Expected values come from the spec, not from running the code: the states and the actors of each
-trigger are typed in again below from LIFECYCLE.md (so a drift of ``states/`` from the spec
+trigger are typed in again below by hand, as states/LIFECYCLE.md lists them (so a drift of
+``states/`` from the spec
 fails here), and every date is worked out by hand in a comment. Coverage is checked against the
 definition: the tables must name every trigger, every route and every (trigger, guard) pair of
 ``build_lifecycle()``.
@@ -60,7 +61,7 @@ from tests.workflow.builders import (
 LIFECYCLE = build_lifecycle()
 # grant_aid (§2 aid, issue 6) has its own matrix in tests/workflow/test_aid.py: allowed,
 # refused elsewhere with R-AID-STATE, wrong actor, each guard failing. These tables are the
-# 31 triggers of the LIFECYCLE.md transition table.
+# 31 triggers of the states/LIFECYCLE.md triggers table.
 _LIFECYCLE_TRIGGERS = tuple(t for t in LIFECYCLE.triggers if t.name != "grant_aid")
 TRIGGERS = frozenset(t.name for t in _LIFECYCLE_TRIGGERS)
 ROUTES = frozenset((t.name, r.source, r.dest) for t in _LIFECYCLE_TRIGGERS for r in t.routes)
@@ -72,7 +73,7 @@ W, U, F, S = "worker", "grassroots_union", "federation", "system"
 ROLES = (W, U, F, S, "auditor")
 
 # ---------------------------------------------------------------------------------------------
-# LIFECYCLE.md, typed in again by hand.
+# states/LIFECYCLE.md, typed in again by hand.
 
 # The triggers allowed in each state (the transitions table; None = no case yet).
 SPEC_ALLOWED: dict[str | None, frozenset[str]] = {
@@ -247,7 +248,7 @@ def good(decider: Decider, trigger: str, state: str | None, category: str = "rel
     case, index, now = cached(decider, state, category, came_from)
     now += STEP
     if trigger in ("dismiss_objection", "uphold_objection"):
-        _, case = decider.fire(case, Command("C-1", "raise_objection", union(), now,
+        _, case = decider.decide_and_fold(case, Command("C-1", "raise_objection", union(), now,
                                              {"objection_id": "OBJ-1", "summary": "异议"}), index)
         now += STEP
     role = GOOD_ROLE.get(trigger, F)
@@ -277,7 +278,7 @@ def test_good_command_is_accepted(decider: Decider, trigger: str, state: str | N
 
 
 # ---------------------------------------------------------------------------------------------
-# Allowed: every route of the definition, with the state and the derived fields of LIFECYCLE.md.
+# Allowed: every route of the definition, with the state and derived fields (states/LIFECYCLE.md).
 
 ALLOWED: dict[tuple[str, str | None, str | None], Callable[[Decider], None]] = {}
 
@@ -795,7 +796,7 @@ def test_objections_reset_on_leaving_the_publicity(decider: Decider) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# E-TRANSITION: each trigger in every state where LIFECYCLE.md does not list it.
+# E-TRANSITION: each trigger in every state where states/LIFECYCLE.md does not list it.
 
 WRONG_STATE = [(t, s) for t in sorted(TRIGGERS) for s in STATES if t not in SPEC_ALLOWED[s]]
 
@@ -900,7 +901,7 @@ def test_submit_checks_the_actor_against_the_application(decider: Decider) -> No
     for actor in (worker(OTHER_ID), union(OTHER_UNION), fed("wuxi-city"), AUDITOR, SYSTEM):
         refuse(decider, None, index, Command("C-1", "submit", actor, at(2024, 3, 4, 9),
                                              application()), NotAuthorized, "E-ACTOR")
-    # lower-case x in the worker's id is the same person (CONTRACT.md §1)
+    # lower-case x in the worker's id is the same person (workflow/CONTRACT.md §1)
     x_id = next(i for i in (resident_id(f"320211197903155{k:02d}") for k in range(100))
                 if i.endswith("X"))
     command = Command("C-1", "submit", worker(x_id.lower()), at(2024, 3, 4, 9),
@@ -1268,7 +1269,7 @@ def test_amendment_cannot_change_the_applicant(decider: Decider) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Check order: E-TRANSITION, E-ACTOR, E-PAYLOAD, then the guards in LIFECYCLE.md order.
+# Check order: E-TRANSITION, E-ACTOR, E-PAYLOAD, then the guards in states/LIFECYCLE.md order.
 
 def test_wrong_state_and_wrong_actor_is_e_transition(decider: Decider) -> None:
     case, index, clock = cached(decider, "submitted")
@@ -1347,7 +1348,7 @@ def test_a_refusal_leaves_the_case_as_it_was_and_the_next_command_works(
             d.command("approve", fed("binhu")),
             d.command("cancel", AUDITOR, {"reason": "deceased"})):
         with pytest.raises(JiekunError):
-            decider.fire(d.case, command, d.index)
+            decider.decide_and_fold(d.case, command, d.index)
         assert d.case == before
     case = d.fire("confirm_eligibility", fed("binhu"), {"household": household("relative")})
     assert (case.state, case.version) == ("archived", version + 1)

@@ -1,4 +1,5 @@
-"""``simulate-policy``: what a proposed policy would do to the open archive, changing nothing.
+"""The policy what-if behind ``jiekun simulate-policy``: what a proposed policy would do to
+the open archive, changing nothing.
 
 Every case in ``archived``, ``under_recheck`` or ``phase_out`` is re-assessed with its latest
 household data under the proposed policy on one date. A case's current standing is its
@@ -33,7 +34,7 @@ class Movement:
 
 
 @dataclass
-class SimulationReport:
+class WhatIfReport:
     policy: str
     as_of: date
     movements: list[Movement] = field(default_factory=list)
@@ -66,10 +67,10 @@ class SimulationReport:
         }
 
 
-def simulate_policy(engine: Engine, proposed: Policy, on: date) -> SimulationReport:
+def simulate_policy(engine: Engine, proposed: Policy, on: date) -> WhatIfReport:
     """PolicyNotInForce when the proposal does not cover ``on``."""
     proposed.living_standard_on(on)
-    report = SimulationReport(proposed.id, on)
+    report = WhatIfReport(proposed.id, on)
     reader = Actor("auditor")
     for state in OPEN_ARCHIVE:
         for row in engine.cases(reader, state=state):

@@ -1,4 +1,5 @@
-"""``jiekun scheduler run | catch-up --until DATETIME | pending [--until DATETIME]``."""
+"""``jiekun scheduler run | catch-up --until DATETIME | pending [--until DATETIME]``: the
+timers of the store fired as they fall due, caught up on a simulated clock, or listed."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import FieldProblem, InvalidInput
 from jiekun.scheduler.firing import Firing, TimerFirer
 from jiekun.scheduler.service import SchedulerService
-from jiekun.scheduler.timers import due_page
-from jiekun.workflow.cli_common import EXIT_INVALID, _emit, _fail, common, main
-from jiekun.workflow.cli_store import _engine, db_option
+from jiekun.workflow.cli.common import (
+    EXIT_INVALID,
+    common,
+    db_option,
+    emit,
+    fail,
+    open_engine,
+)
 from jiekun.workflow.clock import SimulatedClock
 
 _FAR = datetime(9999, 1, 1, tzinfo=SHANGHAI)
@@ -29,7 +35,7 @@ def _until(text: str | None, fmt: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None:
-        _fail(fmt, EXIT_INVALID, InvalidInput("--until", [FieldProblem(
+        fail(fmt, EXIT_INVALID, InvalidInput("--until", [FieldProblem(
             "--until", f"{text!r} is not an ISO 8601 date or time")]))
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=SHANGHAI)
 
@@ -45,7 +51,7 @@ def _echo_firing(firing: Firing) -> None:
                f"{firing.outcome} {firing.detail}")
 
 
-@main.group()
+@click.group()
 def scheduler() -> None:
     """The timers: publicity, re-checks, phase-out, exit publicity, retention."""
 
@@ -56,7 +62,7 @@ def scheduler() -> None:
 @common
 def scheduler_run(heartbeat: int, db_url: str, fmt: str, policy_file: str | None) -> None:
     """Fire timers as they fall due, until Ctrl-C (or SIGTERM) stops it cleanly."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     service = SchedulerService(engine, heartbeat=timedelta(seconds=heartbeat),
                                on_fire=_echo_firing)
 
@@ -80,17 +86,17 @@ def scheduler_run(heartbeat: int, db_url: str, fmt: str, policy_file: str | None
 @common
 def scheduler_catch_up(until: str, db_url: str, fmt: str, policy_file: str | None) -> None:
     """With a simulated clock, fire in due order every timer due up to UNTIL, then exit."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     end = _until(until, fmt)
     firer = TimerFirer(engine)
-    with engine.store.reading() as connection:
-        first = due_page(connection, end, 1)
+    with engine.store.reads() as reads:
+        first = reads.due_timers(end, 1)
     clock = SimulatedClock(first[0].due if first else end)
     fired = firer.catch_up(clock, end, None if fmt == "json" else _echo_firing)
     summary = {"until": end.isoformat(), "fired": sum(f.outcome == "fired" for f in fired),
                "blocked": sum(f.outcome == "blocked" for f in fired),
                "firings": [_firing_json(f) for f in fired]}
-    _emit(fmt, summary, lambda s: f"{s['fired']} fired, {s['blocked']} blocked, "
+    emit(fmt, summary, lambda s: f"{s['fired']} fired, {s['blocked']} blocked, "
                                   f"up to {s['until']}")
 
 
@@ -102,16 +108,15 @@ def scheduler_catch_up(until: str, db_url: str, fmt: str, policy_file: str | Non
 def scheduler_pending(until: str | None, limit: int, db_url: str, fmt: str,
                       policy_file: str | None) -> None:
     """The timers that will fire, with their due times and the rule behind each."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     end = _until(until, fmt)
     timers = {t.kind.value: t for t in engine.decider.lifecycle.timers}
-    with engine.store.reading() as connection:
-        rows = due_page(connection, end, limit) + due_page(connection, end, limit, None,
-                                                           "blocked")
+    with engine.store.reads() as reads:
+        rows = reads.due_timers(end, limit) + reads.due_timers(end, limit, None, "blocked")
     listed = [{"case": r.case_id, "timer": r.kind, "due": r.due.isoformat(),
                "status": r.status, "fires": timers[r.kind].fires, "rule": timers[r.kind].guard}
               for r in rows]
-    _emit(fmt, {"until": None if until is None else end.isoformat(), "timers": listed},
+    emit(fmt, {"until": None if until is None else end.isoformat(), "timers": listed},
           lambda out: "\n".join(f"{t['due']}  {t['case']:<12} {t['timer']:<16} → "
                                 f"{t['fires']:<24} {t['rule']} ({t['status']})"
                                 for t in out["timers"]) or "(no timer due)")

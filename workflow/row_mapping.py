@@ -18,7 +18,7 @@ from jiekun.persistence.chain import (
     utc_text,
 )
 from jiekun.persistence.schema import CASES_INDEXED
-from jiekun.persistence.store import ProjectionRow, TimerRow
+from jiekun.persistence.statements import ProjectionRow, TimerRow
 from jiekun.policies.application import Application
 from jiekun.states import Lifecycle
 from jiekun.workflow.records import CaseState, Derived, Event

@@ -1,4 +1,5 @@
-"""Reading the timers table: the next due rows, in due order, a page at a time.
+"""The timers table's own statements: the next due rows in due order, a page at a time,
+and the dating of timers armed before their calendar year was known.
 
 The scheduler never loads every pending timer (a million of them must fit in 200 MB): it asks
 for the next page of rows due by a moment, ordered by (due, case), after the last one it saw.

@@ -1,5 +1,6 @@
 """``jiekun diagram``: the lifecycle, or one case's path over it, from the same definition
-the engine runs. The format follows the output's extension (SVG, PNG, PDF or DOT)."""
+the engine runs. The format follows the output's extension (SVG, PNG, PDF or DOT).
+``path_steps``, a case's events as the path diagram takes them, serves ``jiekun demo`` too."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import click
 
 from jiekun.diagrams import PathStep, case_path_diagram, lifecycle_diagram, render, to_dot
 from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
-from jiekun.workflow.cli_common import EXIT_INVALID, _fail, _policy, _read, common, main
-from jiekun.workflow.cli_store import db_option, parse_actor
+from jiekun.workflow.cli.common import (
+    EXIT_INVALID,
+    as_option,
+    common,
+    db_option,
+    fail,
+    parse_actor,
+    read_input,
+    read_policy,
+)
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import Event
@@ -30,19 +39,19 @@ def path_steps(events: Sequence[Event]) -> list[PathStep]:
 def _case_events(history: str | None, case_id: str, db_url: str, reader: str,
                  decider: Decider, fmt: str) -> list[Event]:
     if history is not None:
-        report = replay(_read(history, fmt).splitlines(), decider)
+        report = replay(read_input(history, fmt).splitlines(), decider)
         if case_id not in report.cases:
-            _fail(fmt, EXIT_INVALID, InvalidInput(history, [FieldProblem(
+            fail(fmt, EXIT_INVALID, InvalidInput(history, [FieldProblem(
                 "--case", f"no case {case_id} in the history")]))
         return report.cases[case_id].events
     engine = Engine.open(db_url, decider=decider)
     try:
         return engine.history(case_id, parse_actor(reader))
     except KeyError:
-        _fail(fmt, EXIT_INVALID, JiekunError(f"no case {case_id} in the store"))
+        fail(fmt, EXIT_INVALID, JiekunError(f"no case {case_id} in the store"))
 
 
-@main.command()
+@click.command()
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--guards", is_flag=True, help="show the guard rule ids on the edges")
 @click.option("--case", "case_id", default=None, help="draw this case's path")
@@ -50,17 +59,17 @@ def _case_events(history: str | None, case_id: str, db_url: str, reader: str,
               help="take the case from this history file instead of the store")
 @click.option("-o", "output", default=None, type=click.Path(dir_okay=False),
               help="SVG, PNG, PDF or DOT by extension (default: DOT on stdout)")
-@click.option("--as", "reader", default="auditor", show_default=True, help="read as ROLE[:ORG]")
+@as_option
 @db_option
 @common
 def diagram(lang: str, guards: bool, case_id: str | None, history: str | None,
             output: str | None, reader: str, db_url: str, fmt: str,
             policy_file: str | None) -> None:
     """Draw the lifecycle, or one case's path (--case, from --history or the store)."""
-    decider = Decider(_policy(policy_file, fmt))
+    decider = Decider(read_policy(policy_file, fmt))
     lengths = decider.policy.durations.model_dump()
     if history is not None and case_id is None:
-        _fail(fmt, EXIT_INVALID, InvalidInput("options", [FieldProblem(
+        fail(fmt, EXIT_INVALID, InvalidInput("options", [FieldProblem(
             "--case", "required with --history")]))
     if case_id is None:
         picture = lifecycle_diagram(decider.lifecycle, lang, guards, lengths)
@@ -74,5 +83,5 @@ def diagram(lang: str, guards: bool, case_id: str | None, history: str | None,
     try:
         written = render(picture, Path(output))
     except ValueError as error:
-        _fail(fmt, EXIT_INVALID, InvalidInput("-o", [FieldProblem("-o", str(error))]))
+        fail(fmt, EXIT_INVALID, InvalidInput("-o", [FieldProblem("-o", str(error))]))
     click.echo(f"written {written}", err=True)

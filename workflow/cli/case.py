@@ -1,4 +1,5 @@
-"""The store's commands: ``db upgrade``, ``case …``, ``audit verify`` (CONTRACT.md §3).
+"""``jiekun case …``: the cases of the durable store (workflow/CONTRACT.md §3): import and export of
+histories, submit and fire one command, show, history and list as a reader sees them.
 
 Every command takes ``--db URL`` (default ``$JIEKUN_DB``, else ``sqlite:///jiekun.db``).
 Reads are made as ``--as ROLE[:ORG]`` (default ``auditor``), and see what that reader may see.
@@ -13,50 +14,25 @@ from typing import Any
 
 import click
 
-from jiekun.persistence.database import make_engine, upgrade
-from jiekun.policies.authorization import Actor
-from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError, PolicyNotInForce
+from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
 from jiekun.policies.json_input import loads
 from jiekun.workflow import render_text
-from jiekun.workflow.aid_report import aid_report
-from jiekun.workflow.aid_report import render_text as render_aid
-from jiekun.workflow.audit_parallel import verify_store
-from jiekun.workflow.cli_common import (
+from jiekun.workflow.cli.common import (
     EXIT_INVALID,
-    EXIT_POLICY,
     EXIT_VIOLATIONS,
-    _emit,
-    _fail,
-    _policy,
-    _read,
+    as_option,
     common,
-    main,
+    db_option,
+    emit,
+    fail,
+    open_engine,
+    parse_actor,
+    read_input,
 )
-from jiekun.workflow.clock import RealClock, today
-from jiekun.workflow.decider import Decider
+from jiekun.workflow.clock import RealClock
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import CaseState, Event
-from jiekun.workflow.simulate import render_text as render_simulation
-from jiekun.workflow.simulate import simulate_policy
 from jiekun.workflow.transfer import export_lines, import_history
-
-db_option = click.option("--db", "db_url", envvar="JIEKUN_DB", default="sqlite:///jiekun.db",
-                         show_default=True, help="SQLAlchemy URL of the store ($JIEKUN_DB)")
-
-
-def parse_actor(text: str) -> Actor:
-    """``system``, ``auditor``, ``worker:ID``, ``federation:ORG``, ``grassroots_union:ORG``."""
-    role, _, who = text.partition(":")
-    if role == "worker":
-        return Actor(role, id_number=who or None)
-    return Actor(role, org=who or None)
-
-
-def _engine(db_url: str, policy_file: str | None, fmt: str) -> Engine:
-    try:
-        return Engine.open(db_url, decider=Decider(_policy(policy_file, fmt)))
-    except JiekunError as error:
-        _fail(fmt, EXIT_INVALID, error)
 
 
 def _when(text: str | None, fmt: str) -> datetime:
@@ -67,7 +43,7 @@ def _when(text: str | None, fmt: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.utcoffset() is None:
-        _fail(fmt, EXIT_INVALID, InvalidInput("--at", [FieldProblem(
+        fail(fmt, EXIT_INVALID, InvalidInput("--at", [FieldProblem(
             "--at", f"{text!r} is not an ISO 8601 time with an offset")]))
     return moment
 
@@ -87,20 +63,7 @@ def event_json(event: Event) -> dict[str, Any]:
             "event": event.trigger, "actor": event.actor, "state": event.derived.state}
 
 
-@main.group()
-def db() -> None:
-    """The store's schema."""
-
-
-@db.command("upgrade")
-@db_option
-def db_upgrade(db_url: str) -> None:
-    """Create or migrate the store's schema to this version of jiekun."""
-    revision = upgrade(make_engine(db_url))
-    click.echo(f"schema at revision {revision}")
-
-
-@main.group()
+@click.group()
 def case() -> None:
     """Cases in the durable store."""
 
@@ -111,12 +74,12 @@ def case() -> None:
 @common
 def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) -> None:
     """Fire every event of HISTORY through the store at its recorded time."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     try:
-        report = import_history(engine, _read(history, fmt).splitlines())
+        report = import_history(engine, read_input(history, fmt).splitlines())
     except InvalidInput as error:
-        _fail(fmt, EXIT_INVALID, error)
-    _emit(fmt, report.as_json(), render_text.replay)
+        fail(fmt, EXIT_INVALID, error)
+    emit(fmt, report.as_json(), render_text.replay)
     sys.exit(EXIT_VIOLATIONS if report.violations else 0)
 
 
@@ -127,8 +90,8 @@ def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) ->
 @common
 def case_export(case_id: str | None, output: str | None, db_url: str, fmt: str,
                 policy_file: str | None) -> None:
-    """Write the stored histories as JSON Lines (CONTRACT.md §2)."""
-    engine = _engine(db_url, policy_file, fmt)
+    """Write the stored histories as JSON Lines (workflow/CONTRACT.md §2)."""
+    engine = open_engine(db_url, policy_file, fmt)
     lines = export_lines(engine, case_id)
     if output is None:
         for line in lines:
@@ -143,11 +106,11 @@ def _execute(engine: Engine, fmt: str, call: Any) -> None:
     try:
         event = call()
     except InvalidInput as error:
-        _fail(fmt, EXIT_INVALID, error)
+        fail(fmt, EXIT_INVALID, error)
     except JiekunError as error:
-        _fail(fmt, EXIT_VIOLATIONS, error)
-    _emit(fmt, event_json(event), lambda e: f"{e['case']} #{e['seq']} {e['event']} → "
-                                           f"{e['state']}")
+        fail(fmt, EXIT_VIOLATIONS, error)
+    emit(fmt, event_json(event), lambda e: f"{e['case']} #{e['seq']} {e['event']} → "
+                                          f"{e['state']}")
 
 
 @case.command("submit")
@@ -161,8 +124,8 @@ def _execute(engine: Engine, fmt: str, call: Any) -> None:
 def case_submit(application: str, case_id: str, actor: str, at: str | None, key: str | None,
                 db_url: str, fmt: str, policy_file: str | None) -> None:
     """Submit APPLICATION (JSON) as a new case."""
-    engine = _engine(db_url, policy_file, fmt)
-    data = loads(_read(application, fmt), application)
+    engine = open_engine(db_url, policy_file, fmt)
+    data = loads(read_input(application, fmt), application)
     _execute(engine, fmt, lambda: engine.submit(case_id, data, parse_actor(actor),
                                                 _when(at, fmt), idempotency_key=key))
 
@@ -181,27 +144,23 @@ def case_fire(case_id: str, trigger: str, actor: str, data: str | None, at: str 
               expected_version: int | None, key: str | None, db_url: str, fmt: str,
               policy_file: str | None) -> None:
     """Fire TRIGGER on CASE_ID."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     payload: Any = {}
     if data is not None:
-        payload = loads(_read(data[1:], fmt) if data.startswith("@") else data, "--data")
+        payload = loads(read_input(data[1:], fmt) if data.startswith("@") else data, "--data")
     _execute(engine, fmt, lambda: engine.fire(case_id, trigger, parse_actor(actor),
                                               _when(at, fmt), payload,
                                               expected_version=expected_version,
                                               idempotency_key=key))
 
 
-as_option = click.option("--as", "reader", default="auditor", show_default=True,
-                         help="read as ROLE[:ORG]")
-
-
 def _read_call(fmt: str, call: Any) -> Any:
     try:
         return call()
     except KeyError as error:
-        _fail(fmt, EXIT_INVALID, JiekunError(f"no case {error.args[0]}"))
+        fail(fmt, EXIT_INVALID, JiekunError(f"no case {error.args[0]}"))
     except JiekunError as error:
-        _fail(fmt, EXIT_VIOLATIONS, error)
+        fail(fmt, EXIT_VIOLATIONS, error)
 
 
 @case.command("show")
@@ -211,9 +170,9 @@ def _read_call(fmt: str, call: Any) -> Any:
 @common
 def case_show(case_id: str, reader: str, db_url: str, fmt: str, policy_file: str | None) -> None:
     """The case now."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     found = _read_call(fmt, lambda: engine.case(case_id, parse_actor(reader)))
-    _emit(fmt, case_json(found), lambda c: "\n".join(f"{k}: {v}" for k, v in c.items()))
+    emit(fmt, case_json(found), lambda c: "\n".join(f"{k}: {v}" for k, v in c.items()))
 
 
 @case.command("history")
@@ -224,9 +183,9 @@ def case_show(case_id: str, reader: str, db_url: str, fmt: str, policy_file: str
 def case_history(case_id: str, reader: str, db_url: str, fmt: str,
                  policy_file: str | None) -> None:
     """The case's events."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     events = _read_call(fmt, lambda: engine.history(case_id, parse_actor(reader)))
-    _emit(fmt, {"events": [event_json(e) for e in events]}, lambda h: "\n".join(
+    emit(fmt, {"events": [event_json(e) for e in events]}, lambda h: "\n".join(
         f"#{e['seq']:<3} {e['at']}  {e['event']:<26} {e['actor']}  → {e['state']}"
         for e in h["events"]))
 
@@ -240,69 +199,8 @@ def case_history(case_id: str, reader: str, db_url: str, fmt: str,
 def case_list(state: str | None, body: str | None, reader: str, db_url: str, fmt: str,
               policy_file: str | None) -> None:
     """Cases by state and reviewing body, as far as the reader may see."""
-    engine = _engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, policy_file, fmt)
     rows = engine.cases(parse_actor(reader), state=state, reviewing_body=body)
-    _emit(fmt, {"cases": rows}, lambda out: "\n".join(
+    emit(fmt, {"cases": rows}, lambda out: "\n".join(
         f"{r['case_id']:<12} {r['state']:<20} {r['category'] or '—':<9} "
         f"{r['reviewing_body'] or '—'}" for r in out["cases"]) or "(no case)")
-
-
-@main.group()
-def audit() -> None:
-    """Audits of the store."""
-
-
-@audit.command("verify")
-@click.option("--workers", type=int, default=None,
-              help="processes (default: one per core; large stores only)")
-@db_option
-@common
-def audit_verify(workers: int | None, db_url: str, fmt: str, policy_file: str | None) -> None:
-    """Recompute every chain and re-fold every case; exit 1 naming the first broken record."""
-    engine = _engine(db_url, policy_file, fmt)
-    report = verify_store(db_url, engine.decider.policy, workers)
-    _emit(fmt, report.as_json(), lambda r: (
-        f"audit verify: {r['cases']} cases, {r['events']} events: "
-        + ("all chains and folds agree" if r["ok"] else
-           f"BROKEN — case {r['first_problem']['case']}, event {r['first_problem']['seq']}: "
-           f"{r['first_problem']['reason']} ({r['problems']} case(s) broken)")))
-    sys.exit(0 if report.ok else EXIT_VIOLATIONS)
-
-
-
-@main.command("simulate-policy")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="the date to assess on (default: today, Asia/Shanghai)")
-@db_option
-@common
-def simulate_policy_command(as_of: Any, db_url: str, fmt: str, policy_file: str | None) -> None:
-    """Re-assess the open archive under --policy FILE (a proposal); change nothing."""
-    if policy_file is None:
-        _fail(fmt, EXIT_INVALID, InvalidInput("options", [FieldProblem(
-            "--policy", "name the proposed policy file")]))
-    engine = _engine(db_url, None, fmt)
-    proposed = _policy(policy_file, fmt)
-    on = as_of.date() if as_of is not None else today(RealClock())
-    try:
-        report = simulate_policy(engine, proposed, on)
-    except PolicyNotInForce as error:
-        _fail(fmt, EXIT_POLICY, error)
-    _emit(fmt, report.as_json(), render_simulation)
-
-
-@main.group()
-def aid() -> None:
-    """Classified aid (§2 of the notice)."""
-
-
-@aid.command("report")
-@click.option("--year", default=None, help="calendar year, e.g. 2025")
-@click.option("--body", default=None, help="reviewing body")
-@click.option("--case", "case_id", default=None)
-@db_option
-@common
-def aid_report_command(year: str | None, body: str | None, case_id: str | None, db_url: str,
-                       fmt: str, policy_file: str | None) -> None:
-    """Aid granted: totals per item, category and reviewing body."""
-    engine = _engine(db_url, policy_file, fmt)
-    _emit(fmt, aid_report(engine, year, body, case_id), render_aid)

@@ -1,12 +1,11 @@
-"""``jiekun demo``: the main job on the embedded default, written to ``demo-output/``."""
+"""``jiekun demo``: the main job on the embedded default, written to ``demo-output/``: the
+store, the exported history, the policy it ran under, diagrams, the audit and a summary."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import time
-from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +14,26 @@ import click
 from jiekun.diagrams import case_path_diagram, lifecycle_diagram, render
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.policies.aid_merge import policy_text_with_tables
-from jiekun.policies.authorization import Actor
 from jiekun.workflow.aid_report import aid_report
 from jiekun.workflow.audit import verify
-from jiekun.workflow.cli_common import _policy, main
-from jiekun.workflow.cli_diagram import path_steps
+from jiekun.workflow.cli.common import read_policy
+from jiekun.workflow.cli.diagram import path_steps
 from jiekun.workflow.decider import Decider
-from jiekun.workflow.demo import END, START, DemoStats, Simulation
-from jiekun.workflow.demo_caseload import caseload
+from jiekun.workflow.demo import (
+    AUDITOR,
+    END,
+    START,
+    Simulation,
+    aid_per_item,
+    caseload,
+    summarize,
+)
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.transfer import export_lines
 
-AUDITOR = Actor("auditor")
-DATA = Path(__file__).parents[1] / "policies" / "data"
+DATA = Path(__file__).parents[2] / "policies" / "data"
 ILLUSTRATIVE_TIERS = DATA / "illustrative-aid-tiers.toml"
 DEFAULT_POLICY = DATA / "wx-2023-45.toml"
-
-
-def _summary(engine: Engine, stats: DemoStats, seconds: float) -> dict[str, Any]:
-    rows = engine.cases(AUDITOR)
-    by = {key: Counter(str(r[key]) for r in rows) for key in ("state", "category",
-                                                               "reviewing_body")}
-    return {
-        "households": len(rows), "events": stats.events, "seconds": round(seconds, 1),
-        "cases_per_state": dict(by["state"].most_common()),
-        "cases_per_category": dict(by["category"].most_common()),
-        "cases_per_reviewing_body": dict(by["reviewing_body"].most_common()),
-        "timers_fired": dict(stats.timers_fired.most_common()),
-        "refusals_by_rule": dict(stats.refusals.most_common()),
-    }
-
-
-def _per_item(report: dict[str, Any]) -> dict[str, int]:
-    amounts: dict[str, Decimal] = {}
-    grants: Counter[str] = Counter()
-    for line in report["lines"]:
-        amounts[line["item"]] = amounts.get(line["item"], Decimal(0)) + Decimal(line["amount"])
-        grants[line["item"]] += line["grants"]
-    return {f"{item} ({grants[item]} grants)": int(total) for item, total in amounts.items()}
 
 
 def _table(title: str, counts: dict[str, int]) -> str:
@@ -74,13 +55,13 @@ def _write_outputs(out: Path, engine: Engine) -> tuple[dict[str, Any], str]:
     with (out / "history.jsonl").open("w", encoding="utf-8") as sink:
         for line in export_lines(engine):
             sink.write(line + "\n")
-    with engine.store.reading() as connection:
-        audit = verify(connection, engine.decider).as_json()
+    with engine.store.reads() as reads:
+        audit = verify(reads, engine.decider).as_json()
     (out / "audit-verify.json").write_text(json.dumps(audit, indent=2), "utf-8")
     return audit, case_id
 
 
-@main.command()
+@click.command()
 @click.option("--households", default=2000, show_default=True)
 @click.option("--seed", default=45, show_default=True, help="the caseload and decisions")
 @click.option("--output", default="demo-output", show_default=True,
@@ -103,7 +84,7 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
     policy_out.write_text(policy_text_with_tables(
         source.read_text("utf-8"), ILLUSTRATIVE_TIERS.read_text("utf-8"), "+illustrative-aid"),
         "utf-8")
-    engine = Engine.open(url, decider=Decider(_policy(str(policy_out), "text")))
+    engine = Engine.open(url, decider=Decider(read_policy(str(policy_out), "text")))
     load = caseload(households, seed, START.date(), START.date().replace(year=2025, month=12,
                                                                          day=20),
                     engine.decider.policy.living_standard_on(START.date()).amount)
@@ -113,7 +94,7 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
         stats = simulation.run(bar.update)
     click.echo("writing diagrams, the exported history and the audit …")
     audit, path_case = _write_outputs(out, engine)
-    summary = _summary(engine, stats, time.perf_counter() - started)
+    summary = summarize(engine, stats, time.perf_counter() - started)
     summary["aid"] = aid_report(engine)
     summary["audit_verify"] = audit
     summary["path_diagram_case"] = path_case
@@ -128,7 +109,7 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
         _table("timers fired", summary["timers_fired"]),
         _table("refusals by rule id", summary["refusals_by_rule"]),
         _table("aid granted per item, yuan (ILLUSTRATIVE tier tables, not official amounts)",
-               _per_item(summary["aid"])),
+               aid_per_item(summary["aid"])),
         f"audit verify: {'passed' if audit['ok'] else 'FAILED'} ({audit['cases']} cases, "
         f"{audit['events']} events)",
         f"written to {out}/: jiekun.db, history.jsonl, policy.toml, lifecycle-zh.svg, "

@@ -1,0 +1,5 @@
+"""``python -m jiekun.workflow.cli``: the ``jiekun`` command, named as the console script is."""
+
+from jiekun.workflow.cli import main
+
+main(prog_name="jiekun")

@@ -1,0 +1,108 @@
+"""The engine's reads: cases, lists, histories, a case as of a moment, the commit-order cursor and
+the timers waiting to fire. Who may read what is ``authorization.read_scope``, nothing else.
+Each read is its own read transaction through the store's read port."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jiekun.persistence.chain import utc_text
+from jiekun.persistence.ports import StorePort
+from jiekun.persistence.queries import CaseFilter
+from jiekun.policies.authorization import Actor, ReadScope, read_scope
+from jiekun.policies.errors import CaseNotFound, NotAuthorized
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.records import CaseState, Event
+from jiekun.workflow.row_mapping import case_of, event_of
+
+
+class CaseReader:
+    """Reads of one store under one decider (the engine's policy, for folds)."""
+
+    def __init__(self, store: StorePort, decider: Decider) -> None:
+        self.store = store
+        self.decider = decider
+
+    def stored_case(self, case_id: str) -> CaseState | None:
+        """The case as stored, without a reader's check (for the engine's own tools)."""
+        with self.store.reads() as reads:
+            found = reads.load(case_id)
+        return None if found is None else case_of(found.row.snapshot, found.application)
+
+    def readable(self, case_id: str, reader: Actor) -> CaseState:
+        """The case now; CaseNotFound, or NotAuthorized outside the reader's remit."""
+        case = self.stored_case(case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        scope = read_scope(reader)
+        if scope is None or not scope.admits(case.parties):
+            raise NotAuthorized(f"case {case_id}", reader.label, "outside its remit",
+                                verb="read")
+        return case
+
+    def history(self, case_id: str, reader: Actor, until: datetime | None = None
+                ) -> list[Event]:
+        self.readable(case_id, reader)
+        with self.store.reads() as reads:
+            records = reads.case_events(case_id, None if until is None else utc_text(until))
+        return [event_of(r.stored) for r in records]
+
+    def state_as_of(self, case_id: str, when: datetime, reader: Actor) -> CaseState | None:
+        case: CaseState | None = None
+        for event in self.history(case_id, reader, until=when):
+            case = self.decider.apply(case, event)
+        return case
+
+    def cases(self, reader: Actor, *, state: str | None = None,
+              reviewing_body: str | None = None, recheck_due_before: datetime | None = None,
+              limit: int | None = None, after: str | None = None) -> list[dict[str, object]]:
+        scope = read_scope(reader)
+        if scope is None:
+            return []
+        if reviewing_body is not None and scope.reviewing_body not in (None, reviewing_body):
+            return []  # a federation asking for another body's cases
+        where = CaseFilter(
+            state=state, reviewing_body=scope.reviewing_body or reviewing_body,
+            grassroots_union=scope.grassroots_union, applicant_id=scope.applicant_id,
+            recheck_due_before=None if recheck_due_before is None
+            else utc_text(recheck_due_before))
+        with self.store.reads() as reads:
+            return reads.case_rows(where, limit, after)
+
+    def events_since(self, position: int, limit: int | None = None
+                     ) -> list[tuple[int, Event]]:
+        with self.store.reads() as reads:
+            records = reads.events_since(position, limit)
+        return [(r.position, event_of(r.stored)) for r in records]
+
+    def pending_timers(self, reader: Actor, until: datetime, *, limit: int = 1000,
+                       after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+        """Pending timers due by ``until``, in due order, within the reader's remit;
+        ``after`` = (due, case) of the last one seen, for the next page."""
+        scope = read_scope(reader)
+        if scope is None:
+            return []
+        start = None if after is None else (utc_text(after[0]), after[1])
+        fires = {t.kind.value: t for t in self.decider.lifecycle.timers}
+        listed: list[dict[str, Any]] = []
+        with self.store.reads() as reads:
+            while len(listed) < limit:
+                page = reads.due_timers(until, limit, start)
+                if not page:
+                    break
+                start = (utc_text(page[-1].due), page[-1].case_id)
+                for timer in page:
+                    if not self._admits(scope, timer.case_id):
+                        continue
+                    listed.append({"case": timer.case_id, "timer": timer.kind,
+                                   "due": timer.due, "status": timer.status,
+                                   "fires": fires[timer.kind].fires,
+                                   "rule": fires[timer.kind].guard})
+        return listed[:limit]
+
+    def _admits(self, scope: ReadScope, case_id: str) -> bool:
+        if scope == ReadScope():
+            return True
+        case = self.stored_case(case_id)
+        return case is not None and scope.admits(case.parties)

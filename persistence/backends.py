@@ -30,6 +30,7 @@ Run = Callable[[Any, dict[str, Any]], Any]
 
 class Backend(Protocol):
     name: str
+    alters_in_batches: bool  # migrations rebuild a table to change it (Alembic's batch mode)
 
     def configure(self, engine: Engine) -> None:
         """Hooks every new connection of ``engine`` needs."""
@@ -67,6 +68,7 @@ def _pending_timer() -> tuple[Any, ...]:
 
 class SqliteBackend:
     name = "sqlite"
+    alters_in_batches = True  # SQLite's ALTER TABLE cannot change or drop most things
 
     def configure(self, engine: Engine) -> None:
         @event.listens_for(engine, "connect")
@@ -122,6 +124,7 @@ class SqliteBackend:
 
 class PostgresBackend:
     name = "postgresql"
+    alters_in_batches = False
 
     def configure(self, engine: Engine) -> None:
         return None

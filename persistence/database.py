@@ -36,6 +36,16 @@ def make_engine(url: str | None = None, *, pool_size: int = 8, timeout: float = 
     return engine
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names when it does not exist (None: it exists, or the store is
+    not a SQLite file): opening it would create an empty store."""
+    address = make_url(url)
+    if address.get_backend_name() != "sqlite" or address.database in (None, "", ":memory:"):
+        return None
+    path = Path(address.database)
+    return None if path.exists() else path
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))

@@ -12,10 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-
-from sqlalchemy.engine import make_url
 
 from jiekun.persistence import database
 from jiekun.persistence.ports import StorePort, WritePort
@@ -62,14 +59,6 @@ class TimerBatch:
         return self.uow.set_timer_due(case_id, armed_seq, due)
 
 
-def _missing_sqlite_file(url: str) -> Path | None:
-    address = make_url(url)
-    if address.get_backend_name() != "sqlite" or address.database in (None, "", ":memory:"):
-        return None
-    path = Path(address.database)
-    return None if path.exists() else path
-
-
 class Engine:
     """The case-lifecycle engine over a durable store. Build once per process
     (``Engine.open``) and share it between threads: each call is its own transaction on a
@@ -97,7 +86,7 @@ class Engine:
         engine's threads share; a call that waits ``timeout`` seconds for one raises
         StoreBusy (E-BUSY). ``policy`` defaults to the packaged one."""
         url = url or "sqlite:///jiekun.db"
-        missing = None if upgrade else _missing_sqlite_file(url)
+        missing = None if upgrade else database.missing_sqlite_file(url)
         if missing is not None:
             raise SchemaBehind(f"there is no store at {missing}: run `jiekun db upgrade --db "
                                f"{url}`, or open it with upgrade=True")

@@ -8,7 +8,7 @@ the triggers allowed there, the failing rule results), so nobody has to parse a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -137,6 +137,28 @@ class ObjectionProblem(JiekunError):
 
     rule = "E-OBJECTION"
 
+
+
+class HistoryOutOfOrder(JiekunError):
+    """The command breaks the time rule (E-ORDER): it is dated before the case's last event,
+    or at or after the due time of a timer whose event is missing (``missing``: its
+    trigger)."""
+
+    rule = "E-ORDER"
+
+    def __init__(self, case_id: str, at: datetime, other: datetime,
+                 missing: str | None = None) -> None:
+        self.case_id = case_id
+        self.at = at
+        self.other = other
+        self.missing = missing
+        if missing is None:
+            text = (f"case {case_id}: {at.isoformat()} is before the case's last event at "
+                    f"{other.isoformat()}")
+        else:
+            text = (f"case {case_id}: {at.isoformat()} is not before {other.isoformat()}, "
+                    f"when a timer fell due, and its event {missing} is missing")
+        super().__init__(text)
 
 
 class ConcurrencyConflict(JiekunError):

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def shown(result: subprocess.CompletedProcess[str]) -> str:
             f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")
 
 
-def listing(names: list[str]) -> str:
+def listing(names: Iterable[str]) -> str:
     return "wheel holds:\n  " + "\n  ".join(sorted(names))
 
 

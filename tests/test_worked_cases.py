@@ -1,6 +1,6 @@
 """The worked cases of tests/cases (workflow/CONTRACT.md): through the library and through
-the ``jiekun`` command, all as written; time-rule/ shows a rule not built yet (an expected
-failure until it is)."""
+the ``jiekun`` command, all as written, and the worked example of the time rule in
+tests/examples/time-rule/."""
 
 from __future__ import annotations
 
@@ -26,10 +26,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "cases"
 SHARED_TIME_RULE = SHARED.parent / "spec" / "examples" / "time-rule"
 ASSESS = sorted((CASES / "assess").glob("*.json"))
 HISTORIES = sorted((CASES / "histories").glob("*.jsonl"))
-# The time rule (workflow/CONTRACT.md §3) is not built yet: its worked case must fail until it is.
-NOT_BUILT = pytest.mark.xfail(strict=True, reason="the time rule is not built yet")
-TIME_RULE = [pytest.param(p, id=p.stem, marks=NOT_BUILT)
-             for p in sorted((CASES / "time-rule").glob("*.jsonl"))]
+TIME_RULE_DIR = CASES.parent / "examples" / "time-rule"
+# the worked example of the time rule (states/LIFECYCLE.md, Timers)
+TIME_RULE = sorted(TIME_RULE_DIR.glob("*.jsonl"))
 JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 
 
@@ -42,10 +41,10 @@ def test_copy_is_identical_to_shared_cases() -> None:
     def files(root: Path) -> dict[str, bytes]:
         return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
-    shared = files(SHARED) | {f"time-rule/{k}": v for k, v in files(SHARED_TIME_RULE).items()}
-    copy = files(CASES)
+    shared, copy = files(SHARED), files(CASES)
     assert sorted(shared) == sorted(copy)
     assert [name for name in shared if shared[name] != copy[name]] == []
+    assert files(SHARED_TIME_RULE) == files(TIME_RULE_DIR)
 
 
 def _expected_subset(expected: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from jiekun.policies.application import Application, Household
@@ -31,7 +31,15 @@ class Decision:
     calendar: WorkingCalendar
     open_cases: OpenCases
     source: str | None
+    # a timer's firing: its due time, which what the firing derives follows (the event may
+    # be dated later, workflow/timing.py)
+    due: datetime | None = None
     _assessment: Assessment | None = field(default=None, init=False)
+
+    @property
+    def at(self) -> datetime:
+        """The moment the decision takes effect: the command's time, or a timer's due time."""
+        return self.due if self.due is not None else self.command.at
 
     @property
     def on(self) -> date:

@@ -37,6 +37,7 @@ from jiekun.workflow.guards import GUARDS
 from jiekun.workflow.machine import NO_CASE, LifecycleMachine, Subject
 from jiekun.workflow.payloads import validate_payload
 from jiekun.workflow.records import CaseState, Command, Derived, Event
+from jiekun.workflow.timing import check_order
 
 
 def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
@@ -166,13 +167,16 @@ class Decider:
         require_aware(command.at, "command time")
         case = case or CaseState(command.case_id)
         state = case.state
+        due = check_order(case, command.trigger, command.at, self.lifecycle, self.policy,
+                          self.calendar)
         if command.trigger not in self.allowed_triggers(state):
             raise self._not_here(case, command)
         trigger = self.lifecycle.trigger(command.trigger)
         parties = case.parties if state is not None else _submission_parties(command.data)
         authorize(trigger.name, trigger.actors, state, command.actor, parties)
         payload = self._check_payload(case, command)
-        decision = Decision(case, command, payload, self.policy, self.calendar, open_cases, state)
+        decision = Decision(case, command, payload, self.policy, self.calendar, open_cases, state,
+                            due)
         subject = Subject(state or NO_CASE, decision)
         route = self.machine.choose_route(subject, command.trigger)
         if route is None:
@@ -232,6 +236,8 @@ class Decider:
         that count."""
         case = case or CaseState(command.case_id)
         state = case.state
+        check_order(case, command.trigger, command.at, self.lifecycle, self.policy,
+                    self.calendar)
         if command.trigger not in self.allowed_triggers(state):
             raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
         trigger = self.lifecycle.trigger(command.trigger)

@@ -22,7 +22,7 @@ from jiekun.workflow.records import AidRecord, CaseState, Derived, Event, Timer
 
 def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,
                  phase_out_end: datetime | None, exited_at: datetime | None) -> Timer:
-    at, durations = d.command.at, d.policy.durations
+    at, durations = d.at, d.policy.durations
     due: datetime | None
     if kind is TimerKind.RECHECK:
         due = months_due(at, durations.recheck_months(category or "deep"))
@@ -54,7 +54,7 @@ def _rearmed(d: Decision, timers: tuple[Timer, ...]) -> tuple[Timer, ...]:
 
 
 def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, ...]) -> Derived:
-    case, at = d.case, d.command.at
+    case, at = d.case, d.at
     category, body = case.category, case.reviewing_body
     if Effect.ASSESS in effects:
         assessment = d.assessment()
@@ -87,7 +87,8 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
     return Derived(state=dest, grassroots_union=union, category=category, reviewing_body=body,
                    timers=_rearmed(d, timers), archive_number=archive_number,
                    phase_out_end=phase_out_end, exited_at=exited_at, aid=aid,
-                   category_changed=changed)
+                   category_changed=changed,
+                   due=d.due if d.due is not None and d.due < d.command.at else None)
 
 
 def _aid_record(d: Decision, category: str | None, body: str | None) -> AidRecord:

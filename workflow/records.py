@@ -62,6 +62,8 @@ class Derived(BaseModel):
     exited_at: datetime | None = None
     aid: AidRecord | None = None
     category_changed: bool | None = None  # set by a re-assessment at a re-check
+    # a timer's event dated after its due time: the due time, which it derived from
+    due: datetime | None = None
 
 
 class Event(BaseModel):

@@ -89,11 +89,6 @@ Fire = Callable[[CaseState, Command, HistoryLine], tuple[Event, CaseState, int]]
 
 def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
     case = replay.case
-    if case.last_at is not None and line.at < case.last_at:
-        replay.violation = Violation(line.line, line.trigger, "E-ORDER",
-                                     f"{line.at.isoformat()} is before the case's previous "
-                                     f"event at {case.last_at.isoformat()}")
-        return
     command = Command(line.case_id, line.trigger, line.actor, line.at, line.data or {})
     try:
         event, after, unverifiable = fire(case, command, line)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from jiekun.policies.authorization import Actor
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import (
     GuardFailed,
     InvalidPayload,
@@ -515,10 +516,13 @@ def _withdraw(decider: Decider) -> None:
     for state in ("submitted", "preliminary_review", "unit_publicity", "upper_review",
                   "media_publicity"):
         d = drive_to(decider, state)
-        case = d.fire("withdraw", worker(), when=at(2024, 5, 31, 15))
+        # before any timer of the state is due (the time rule); retention runs from the date
+        case = d.fire("withdraw", worker(), when=d.clock + timedelta(minutes=30))
         assert case.state == "withdrawn"
         assert [t.kind for t in case.timers] == [TimerKind.RETENTION]
-        assert retention_due(d) == at(2034, 5, 31)
+        withdrawn_on = d.clock.astimezone(SHANGHAI).date()
+        assert retention_due(d) == at(withdrawn_on.year + 10, withdrawn_on.month,
+                                      withdrawn_on.day)
         assert d.index.open_case_of(WORKER_ID) is None
 
 
@@ -596,9 +600,12 @@ def _cancel(decider: Decider) -> None:
                         ("phase_out", {"reason": "other", "detail": "户籍迁出本市"}),
                         ("archived", {"reason": "moved_out"})):
         d = drive_to(decider, state)
-        case = d.fire("cancel", fed("binhu"), data, when=at(2024, 10, 8, 9))
+        # the next day, before the state's timer is due (the time rule)
+        case = d.fire("cancel", fed("binhu"), data, when=d.clock + timedelta(days=1))
         assert case.state == "cancelled"
-        assert retention_due(d) == at(2034, 10, 8)  # from the event date
+        cancelled_on = d.clock.astimezone(SHANGHAI).date()
+        assert retention_due(d) == at(cancelled_on.year + 10, cancelled_on.month,
+                                      cancelled_on.day)  # from the event date
         assert d.index.open_case_of(WORKER_ID) is None
 
 
@@ -1377,19 +1384,22 @@ def test_approve_after_known_until_is_e_policy(decider: Decider) -> None:
 
 
 def test_recheck_decisions_after_known_until_are_e_policy(decider: Decider) -> None:
-    d = drive_to(decider, "archived")
+    # archived in 2026-03, re-check due in 2026-09: a re-check started early, in July
+    d = drive_to(decider, "archived", start=at(2026, 3, 2, 9))
     d.fire("start_recheck", fed("binhu"), when=at(2026, 7, 1, 9))
     _policy_not_in_force(d, "confirm_eligibility", fed("binhu"),
                          {"household": household("relative")})
     _policy_not_in_force(d, "start_phase_out", fed("binhu"),
                          {"household": household("none"), "months": 3, "contact_person": "王"})
-    d = drive_to(decider, "phase_out")
+    # a phase-out from 2026-03 for 6 months: a relapse reported before it ends
+    d = drive_to(decider, "phase_out", start=at(2025, 9, 1, 9), phase_out_months=6)
+    assert d.due(TimerKind.PHASE_OUT) > at(2026, 7, 1, 9)
     d.fire("report_relapse", worker(), {"summary": "再次困难"}, when=at(2026, 7, 1, 9))
     _policy_not_in_force(d, "readmit", fed("binhu"), {"household": household("relative")})
 
 
 def test_month_timers_after_known_until_are_judged(decider: Decider) -> None:
-    d = drive_to(decider, "archived")
+    d = drive_to(decider, "archived", start=at(2026, 1, 5, 9))  # re-check due 2026-07
     d.fire("start_recheck", fed("binhu"), when=at(2026, 6, 30, 9))
     d.fire("confirm_eligibility", fed("binhu"), {"household": household("relative")})
     assert d.due(TimerKind.RECHECK) == at(2026, 12, 30)

@@ -2,4 +2,5 @@
 
 from jiekun.workflow.cli import main
 
-main(prog_name="jiekun")
+if __name__ == "__main__":
+    main(prog_name="jiekun")

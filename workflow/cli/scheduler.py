@@ -97,7 +97,7 @@ def scheduler_catch_up(until: str, db_url: str, fmt: str, policy_file: str | Non
                "blocked": sum(f.outcome == "blocked" for f in fired),
                "firings": [_firing_json(f) for f in fired]}
     emit(fmt, summary, lambda s: f"{s['fired']} fired, {s['blocked']} blocked, "
-                                  f"up to {s['until']}")
+                                 f"up to {s['until']}")
 
 
 @scheduler.command("pending")
@@ -117,7 +117,7 @@ def scheduler_pending(until: str | None, limit: int, db_url: str, fmt: str,
                "status": r.status, "fires": timers[r.kind].fires, "rule": timers[r.kind].guard}
               for r in rows]
     emit(fmt, {"until": None if until is None else end.isoformat(), "timers": listed},
-          lambda out: "\n".join(f"{t['due']}  {t['case']:<12} {t['timer']:<16} → "
-                                f"{t['fires']:<24} {t['rule']} ({t['status']})"
-                                for t in out["timers"]) or "(no timer due)")
+         lambda out: "\n".join(f"{t['due']}  {t['case']:<12} {t['timer']:<16} → "
+                               f"{t['fires']:<24} {t['rule']} ({t['status']})"
+                               for t in out["timers"]) or "(no timer due)")
 

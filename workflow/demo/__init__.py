@@ -1,12 +1,12 @@
 """The demo: two and a half years of a synthetic Wuxi caseload on the embedded default (SQLite).
 
 ``caseload`` makes the households (seeded), ``Simulation`` drives them through the durable
-engine with the scheduler on a simulated clock (the people's rules are in ``plans``), and
-``summary`` reads the figures back. ``jiekun demo`` (jiekun.workflow.cli.demo) runs it all.
+engine with the scheduler on a simulated clock (what the people do is in ``plans``), and
+``summarize`` reads the figures back. ``jiekun demo`` (jiekun.workflow.cli.demo) runs it all.
 """
 
-from jiekun.workflow.demo.caseload import Household, caseload, new_household
-from jiekun.workflow.demo.simulation import END, START, DemoStats, Simulation, Tracked
+from jiekun.workflow.demo.caseload import Household, caseload
+from jiekun.workflow.demo.simulation import END, START, DemoStats, Simulation
 from jiekun.workflow.demo.summary import AUDITOR, aid_per_item, summarize
 
 __all__ = [
@@ -16,9 +16,7 @@ __all__ = [
     "DemoStats",
     "Household",
     "Simulation",
-    "Tracked",
     "aid_per_item",
     "caseload",
-    "new_household",
     "summarize",
 ]

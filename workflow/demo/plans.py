@@ -35,7 +35,7 @@ def _preliminary(s: Simulation, c: Tracked, at: datetime) -> None:
     elif s.eligible(c, at) or c.rng.random() < 0.15:
         if not s.fire(c, "pass_preliminary_review", s.union(c), at):
             s.fire(c, "reject_preliminary", s.union(c), at + timedelta(hours=2),
-                    {"reason": "家庭收入超过认定标准"})
+                   {"reason": "家庭收入超过认定标准"})
     else:
         s.fire(c, "reject_preliminary", s.union(c), at, {"reason": "家庭收入超过认定标准"})
 
@@ -44,7 +44,7 @@ def _publicity(s: Simulation, c: Tracked, at: datetime) -> None:
     runner = s.union(c) if c.state == "unit_publicity" else s.federation(c)
     objection = f"O-{c.version}"
     if s.fire(c, "raise_objection", runner, at, {"objection_id": objection,
-                                                   "summary": "群众反映情况待核实"}):
+                                                  "summary": "群众反映情况待核实"}):
         decide = "uphold_objection" if c.rng.random() < 0.3 else "dismiss_objection"
         _plan(s, c, at, 1, 3, lambda s2, c2, t: s2.fire(
             c2, decide, runner, t, {"objection_id": objection, "reason": "经核实"}))
@@ -59,10 +59,10 @@ def _upper(s: Simulation, c: Tracked, at: datetime) -> None:
     else:
         if roll < 0.08:  # a district federation tries to approve a case it does not review
             s.fire(c, "approve", Actor("federation", org="liangxi" if c.body != "liangxi"
-                                        else "binhu"), at)
+                                       else "binhu"), at)
         if not s.fire(c, "approve", s.federation(c), at):
             s.fire(c, "reject_upper", s.federation(c), at + timedelta(hours=1),
-                    {"reason": "复核不符合认定标准"})
+                   {"reason": "复核不符合认定标准"})
 
 
 def _grant(s: Simulation, c: Tracked, at: datetime) -> None:
@@ -89,8 +89,8 @@ def _grant(s: Simulation, c: Tracked, at: datetime) -> None:
             "period": period, "self_paid_medical_total": str(paid)})
     if c.rng.random() < 0.1:
         s.fire(c, "grant_aid", s.federation(c), at + timedelta(minutes=20),
-                {"item": c.rng.choice(("training", "job_referral", "legal_aid")),
-                 "period": period})
+               {"item": c.rng.choice(("training", "job_referral", "legal_aid")),
+                "period": period})
 
 
 def _archived(s: Simulation, c: Tracked, at: datetime) -> None:
@@ -123,9 +123,9 @@ def _recheck(s: Simulation, c: Tracked, at: datetime) -> None:
     months = c.rng.randint(3, 6)
     if c.rng.random() < 0.05:  # more than the notice allows: refused, then corrected
         s.fire(c, "start_phase_out", s.federation(c), at,
-                {**payload, "months": 7, "contact_person": "社工李某"})
+               {**payload, "months": 7, "contact_person": "社工李某"})
     s.fire(c, "start_phase_out", s.federation(c), at + timedelta(minutes=5),
-            {**payload, "months": months, "contact_person": "社工李某"})
+           {**payload, "months": months, "contact_person": "社工李某"})
 
 
 def _phase_out(s: Simulation, c: Tracked, at: datetime) -> None:

@@ -76,7 +76,7 @@ class Simulation:
 
     def later(self, case: Tracked, after: datetime, low: int, high: int, action: Action) -> None:
         """Put ``action`` on the agenda ``low`` … ``high`` days after ``after``, in office hours
-        (dropped if the case has moved on by then, or if it falls after END)."""
+        (dropped if the case has had another event by then, or if it falls after END)."""
         day = local_date(after) + timedelta(days=case.rng.randint(low, high))
         when = datetime.combine(day, time(9 + case.rng.randint(0, 8), case.rng.randint(0, 59)),
                                 tzinfo=SHANGHAI)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord
-from jiekun.persistence.statements import Loaded, Write
+from jiekun.persistence.statements import Loaded, TimerRow, Write
 from jiekun.persistence.timer_queries import DueTimer
 
 
@@ -78,6 +78,9 @@ class WritePort(Protocol):
 
     def load(self, case_id: str) -> Loaded | None:
         """The case as its rows hold it, inside this transaction."""
+
+    def timer_row(self, case_id: str) -> TimerRow | None:
+        """The case's timer row (its armed sequence and status), inside this transaction."""
 
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
         """(case, state) of every case of an applicant."""

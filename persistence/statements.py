@@ -122,6 +122,9 @@ class Statements:
         self.raw_insert_case = Raw(self.insert_case, compiler, [c.name for c in cases.c])
         self.raw_upsert_timer = Raw(self.upsert_timer, compiler)
         self.raw_load_case = Raw(self.load_case, compiler)
+        self.raw_timer_of = Raw(select(timers.c.case_id, timers.c.kind, timers.c.due,
+                                       timers.c.status, timers.c.armed_seq).where(
+            timers.c.case_id == bindparam("case_id")), compiler)
         self.raw_event_by_key = Raw(self.event_by_key, compiler)
         self.raw_claim_timer = Raw(backend.claim_statement(), compiler)
         self.open_cases_of = (

@@ -25,7 +25,7 @@ from jiekun.persistence.backends import backend_for
 from jiekun.persistence.chain import StoredEvent
 from jiekun.persistence.reads import Reads
 from jiekun.persistence.schema import case_personal, personal_data
-from jiekun.persistence.statements import Loaded, Raw, Statements, Write, load_case
+from jiekun.persistence.statements import Loaded, Raw, Statements, TimerRow, Write, load_case
 from jiekun.policies.errors import StoreBusy, StoreClosed, VersionConflict
 
 __all__ = ["Store", "UnitOfWork"]
@@ -87,6 +87,11 @@ class UnitOfWork:
         done = self.connection.execute(self._s.block_timer,
                                        {"b_case_id": case_id, "b_armed_seq": armed_seq})
         return done.rowcount == 1
+
+    def timer_row(self, case_id: str) -> TimerRow | None:
+        """The case's timer row, inside this transaction."""
+        row = self._run(self._s.raw_timer_of, {"case_id": case_id}).fetchone()
+        return None if row is None else TimerRow(*row)
 
     def load(self, case_id: str) -> Loaded | None:
         return load_case(self.connection, self._s, case_id)

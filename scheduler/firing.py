@@ -23,7 +23,7 @@ from jiekun.states import TimerKind
 from jiekun.workflow.clock import Clock, SimulatedClock
 from jiekun.workflow.engine import Engine, TimerBatch
 from jiekun.workflow.records import Command
-from jiekun.workflow.transactions import TimerClaim
+from jiekun.workflow.transactions import TimerClaim, timer_key
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class TimerFirer:
 
     def _fire_in(self, batch: TimerBatch, timer: DueTimer, at: datetime) -> Firing:
         trigger = self.trigger_of(timer.kind)
-        key = f"timer:{timer.case_id}:{timer.armed_seq}:{timer.kind}"
+        key = timer_key(timer.case_id, timer.armed_seq, timer.kind)
         command = Command(timer.case_id, trigger, SYSTEM, at, {}, key)
         claim = TimerClaim(timer.case_id, timer.armed_seq)
         try:
@@ -105,7 +105,9 @@ class TimerFirer:
                 if horizon is not None and timer.due > horizon:
                     break
                 clock.advance_to(max(timer.due, clock.now()))
-                firing = self._fire_in(batch, timer, clock.now())
+                # dated at its due time (the engine dates it at the case's last event if that
+                # is later): the history does not depend on when the scheduler ran
+                firing = self._fire_in(batch, timer, timer.due)
                 fired.append(firing)
                 new = firing.next_due
                 if new is not None and new <= until:
@@ -121,7 +123,7 @@ class TimerFirer:
         for timer in self._due(clock.now()):
             if stop is not None and stop():
                 break
-            firing = self.fire(timer, clock.now())
+            firing = self.fire(timer, timer.due)  # dated at its due time, as in catch_up
             done.append(firing)
             if on_fire is not None:
                 on_fire(firing)

@@ -18,7 +18,7 @@ from jiekun.persistence import database
 from jiekun.persistence.ports import StorePort, WritePort
 from jiekun.persistence.store import Store
 from jiekun.policies.authorization import Actor
-from jiekun.policies.errors import IdempotencyMismatch, SchemaBehind
+from jiekun.policies.errors import IdempotencyMismatch, JiekunError, SchemaBehind
 from jiekun.policies.policy_file import Policy
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.reader import CaseReader
@@ -149,6 +149,8 @@ class Engine:
 
     def _execute_once(self, command: Command, expected_version: int | None,
                       claim: TimerClaim | None, *, trust_cache: bool) -> Event:
+        refusal: JiekunError | None = None
+        fired: list[Event] = []
         with self.store.unit_of_work() as uow:
             uow.lock_for_write()
             key = command.idempotency_key
@@ -156,9 +158,28 @@ class Engine:
                 done = uow.event_by_key(key)
                 if done is not None:
                     return self._repeated(command, done)
-            event = self.writer.decide(uow, command, expected_version, claim,
-                                       trust_cache=trust_cache)
-        self._after_commit([event])
+            if claim is not None:  # a timer's own firing: nothing is due before it
+                event = self.writer.decide(uow, command, expected_version, claim,
+                                           trust_cache=trust_cache)
+            else:
+                fired, found, refusal = self.writer.fire_due_timers(uow, command,
+                                                                    trust_cache=trust_cache)
+                if refusal is not None:
+                    pass  # the firings stand; the command is refused with what stopped them
+                elif not fired:
+                    event = self.writer.decide(uow, command, expected_version,
+                                               found=found if expected_version is None
+                                               else None, trust_cache=trust_cache)
+                else:
+                    try:  # the firings stand whatever becomes of the command
+                        with uow.savepoint():
+                            event = self.writer.decide(uow, command, expected_version,
+                                                       trust_cache=False)
+                    except JiekunError as refused:
+                        refusal = refused
+        self._after_commit(fired if refusal is not None else [*fired, event])
+        if refusal is not None:
+            raise refusal
         return event
 
     @contextmanager

@@ -386,7 +386,11 @@ class Driver:
         intent: dict[str, Any] = {"type": "intent", "step": step, "op": "cmd",
                                   "key": f"s{self.seed}-{step}", "expect": "refused",
                                   "probe": choice}
-        if choice == "transition":
+        probe_at = last + timedelta(minutes=5)
+        timer_due = bool(case.timers) and (case.timers[0].due is None
+                                           or case.timers[0].due <= probe_at)
+        if choice == "transition" and not timer_due:
+            # (a timer due by then would fire first, and could make the trigger allowed)
             allowed = set(self.engine.decider.lifecycle.triggers_from(case.state))
             trigger = next(t for t in ODD_TRIGGERS if t not in allowed)
             intent.update(case=plan.case_id, trigger=trigger, actor=actor_json(plan.federation),

@@ -44,6 +44,7 @@ from jiekun.workflow.clock import SimulatedClock
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import CaseState, Command, Event, Timer
+from jiekun.workflow.timing import due_by
 from tests.soak_settings import examples, tally
 from tests.workflow.builders import (
     AUDITOR,
@@ -119,7 +120,33 @@ class EngineVsFold(RuleBasedStateMachine):
         self.now += timedelta(minutes=1)
         return self.now
 
-    def _model(self, command: Command) -> tuple[Outcome, CaseState | None]:
+    def _prefire(self, command: Command) -> JiekunError | None:
+        """The time rule as the engine keeps it (workflow/timing.py): before a command, the
+        case's due timers fire, each dated at its due time or the case's last event; a firing
+        refused (or a timer waiting for its calendar year) refuses the command, and the
+        firings before it stand. Returns that refusal."""
+        decider = self.decider
+        while (case := self.cases.get(command.case_id)) is not None:
+            try:
+                due = due_by(case, command.at, decider.lifecycle, decider.policy,
+                             decider.calendar)
+                if due is None or due.trigger == command.trigger \
+                        or self.blocked.get(command.case_id) == due.timer:
+                    return None
+                at = max(due.due, case.last_at) if case.last_at else due.due
+                timer = Command(command.case_id, due.trigger, SYSTEM, at, {})
+                event, after = decider.decide_and_fold(case, timer, self.index)
+            except JiekunError as refusal:
+                return refusal
+            hypothesis.event("a due timer fired before a command")
+            self._keep(timer, event, after)
+        return None
+
+    def _model(self, command: Command, *, timer: bool = False
+               ) -> tuple[Outcome, CaseState | None]:
+        refusal = None if timer else self._prefire(command)
+        if refusal is not None:
+            return ("refused", type(refusal).__name__, refusal.rule), None
         case = self.cases.get(command.case_id)
         try:
             event, after = self.decider.decide_and_fold(case, command, self.index)
@@ -272,8 +299,10 @@ class EngineVsFold(RuleBasedStateMachine):
             if timer is None or timer.due is None or timer.due > now \
                     or self.blocked.get(case_id) == timer:
                 continue
-            command = Command(case_id, self.fires[TimerKind(timer.kind)], SYSTEM, now, {})
-            model, after = self._model(command)
+            # dated at its due time, or at the case's last event if that is later
+            at = max(timer.due, case.last_at) if case.last_at else timer.due
+            command = Command(case_id, self.fires[TimerKind(timer.kind)], SYSTEM, at, {})
+            model, after = self._model(command, timer=True)
             if after is None:
                 expected[case_id] = (command.trigger, "blocked")
                 self.blocked[case_id] = timer
@@ -289,7 +318,11 @@ class EngineVsFold(RuleBasedStateMachine):
             return
         command = Command(case_id, "withdraw", worker(case.applicant_id or WORKER_ID),
                           self._tick(), {})
+        refusal = self._prefire(command)  # the engine fires due timers first, and keeps them
         outcome = self._engine(command, expected_version=case.version - 1)
+        if refusal is not None:
+            assert outcome == ("refused", type(refusal).__name__, refusal.rule)
+            return
         assert outcome == ("refused", ConcurrencyConflict.__name__,
                            ConcurrencyConflict("x", 0, 1).rule)
 

@@ -32,6 +32,7 @@ from store_cases import (
     worker,
 )
 
+from jiekun.persistence.chain import from_utc_text
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.persistence.schema import events, timers
 from jiekun.persistence.store import UnitOfWork
@@ -42,6 +43,7 @@ from jiekun.workflow.audit import verify
 from jiekun.workflow.cli import main
 from jiekun.workflow.clock import RealClock, SimulatedClock
 from jiekun.workflow.engine import Engine
+from tests.workflow.builders import AUDITOR
 
 
 @pytest.fixture
@@ -395,7 +397,7 @@ def test_cli_catch_up_twice(sqlite_engine: Engine) -> None:
 
 def test_service_start_fires_what_fell_due_while_nothing_ran(sqlite_engine: Engine) -> None:
     """The APScheduler service on the real clock: timers due since 2024 fire at its start, in
-    due order, each at the actual moment; then it stops cleanly."""
+    due order, each dated at its due time (not the moment it ran); then it stops cleanly."""
     engine = sqlite_engine
     # Unit publicity started on five different days → five different due times (all 2024).
     starts = ["2024-03-04", "2024-01-08", "2024-05-06", "2024-02-19", "2024-04-08"]
@@ -412,21 +414,23 @@ def test_service_start_fires_what_fell_due_while_nothing_ran(sqlite_engine: Engi
             done.set()
 
     service = SchedulerService(engine, clock=RealClock(), blocking=False, on_fire=on_fire)
-    before = RealClock().now()
     service.start()
     try:
         assert done.wait(20), f"only {len(seen)} fired"
     finally:
         service.stop()
-    after = RealClock().now()
     assert not service.scheduler.running
     assert [f.outcome for f in seen] == ["fired"] * len(starts)
     assert [f.timer.case_id for f in seen] == sorted(due, key=lambda c: due[c])
-    assert all(before <= f.at <= after for f in seen)
+    assert all(f.at == from_utc_text(due[f.timer.case_id]) for f in seen)
+    for case_id in due:
+        [event] = [e for e in engine.history(case_id, AUDITOR)
+                   if e.trigger == "unit_publicity_ended"]
+        assert event.at == from_utc_text(due[case_id]) and event.derived.due is None
     for case_id in due:
         case = engine.stored_case(case_id)
         assert case is not None and case.state == "upper_review"
-        assert before <= case.last_at <= after  # type: ignore[operator]
+        assert case.last_at == from_utc_text(due[case_id])
     assert Counter(t for _, t in triggers_of(engine))["unit_publicity_ended"] == len(starts)
     audit_ok(engine)
 

@@ -1,6 +1,5 @@
 """The ``jiekun`` command line (workflow/CONTRACT.md §3): the ``main`` group and every command
-on it.
-Each command family lives in its own module; shared options and helpers are in ``common``.
+on it. Each command family lives in its own module; shared options and helpers are in ``common``.
 
 Exit codes: 0 done (``replay``: no violation), 1 violations or tampering found, 2 invalid input
 (nothing changed), 3 the policy does not cover a date. Errors go to stderr.

@@ -85,8 +85,8 @@ class WritePort(Protocol):
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
         """(case, state) of every case of an applicant."""
 
-    def event_by_key(self, key: str) -> tuple[str, int] | None:
-        """(case, seq) of the event recorded under an idempotency key."""
+    def event_by_key(self, key: str) -> tuple[str, int, str | None] | None:
+        """(case, seq, request digest) of the event recorded under an idempotency key."""
 
     def claim_timer(self, case_id: str, armed_seq: int) -> bool:
         """Take a pending timer for this transaction (False: gone, or taken elsewhere)."""

@@ -44,6 +44,9 @@ events = Table(
     Column("idempotency_key", String(200), nullable=True),
     Column("prev_hash", String(80), nullable=False),
     Column("hash", String(80), nullable=False),
+    # what a keyed command asked for (a digest of its trigger and payload): a repeat of the
+    # key must ask for the same (migration 0002)
+    Column("request_digest", String(64), nullable=True),
     UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
     UniqueConstraint("idempotency_key", name="uq_events_idempotency_key"),
 )

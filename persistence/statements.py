@@ -56,7 +56,8 @@ class Write:
     hash: str
     projection: ProjectionRow
     expected_version: int  # 0: the case is new
-    idempotency_key: str | None = None
+    idempotency_key: str | None = None  # scoped to its caller (workflow/idempotency.py)
+    request_digest: str | None = None
     timer: TimerRow | None = None  # None: the timer row is unchanged
     applicant: tuple[str, str] | None = None  # (applicant id, application text) when changed
     destroy_personal: bool = False
@@ -105,7 +106,8 @@ class Statements:
         self.upsert_applicant = backend.upsert(case_personal, ["case_id"],
                                                ["case_id", "applicant_id", "application"])
         self.insert_personal = insert(personal_data)
-        self.event_by_key = select(events.c.case_id, events.c.seq).where(
+        self.event_by_key = select(events.c.case_id, events.c.seq,
+                                   events.c.request_digest).where(
             events.c.idempotency_key == bindparam("key"))
         self.set_timer_due = (
             update(timers).where(timers.c.case_id == bindparam("b_case_id"),

@@ -31,11 +31,13 @@ from jiekun.policies.errors import StoreBusy, StoreClosed, VersionConflict
 __all__ = ["Store", "UnitOfWork"]
 
 
-def _event_values(row: StoredEvent, hash_: str, key: str | None) -> dict[str, Any]:
+def _event_values(row: StoredEvent, hash_: str, key: str | None, digest: str | None
+                  ) -> dict[str, Any]:
     return {"case_id": row.case_id, "seq": row.seq, "at": row.at, "trigger": row.trigger,
             "actor": row.actor, "data": row.data, "personal_digest": row.personal_digest,
             "policy_id": row.policy_id, "policy_hash": row.policy_hash, "derived": row.derived,
-            "idempotency_key": key, "prev_hash": row.prev_hash, "hash": hash_}
+            "idempotency_key": key, "prev_hash": row.prev_hash, "hash": hash_,
+            "request_digest": digest}
 
 
 class UnitOfWork:
@@ -106,9 +108,10 @@ class UnitOfWork:
         rows = self._run(self._s.raw_open_cases_of, {"applicant_id": applicant_id}).fetchall()
         return [(str(case_id), str(state)) for case_id, state in rows]
 
-    def event_by_key(self, key: str) -> tuple[str, int] | None:
+    def event_by_key(self, key: str) -> tuple[str, int, str | None] | None:
+        """(case, seq, request digest) of the event recorded under a (scoped) key."""
         row = self._run(self._s.raw_event_by_key, {"key": key}).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]))
+        return None if row is None else (str(row[0]), int(row[1]), row[2])
 
     def write(self, w: Write) -> None:
         """All the writes of one transition; VersionConflict when the case moved on."""
@@ -117,7 +120,8 @@ class UnitOfWork:
         values = vars(w.projection)  # a plain dataclass: its fields are the case columns
         integrity = c.dialect.dbapi.IntegrityError if c.dialect.dbapi else IntegrityError
         try:
-            self._run(s.raw_insert_event, _event_values(w.event, w.hash, w.idempotency_key))
+            self._run(s.raw_insert_event, _event_values(w.event, w.hash, w.idempotency_key,
+                                                       w.request_digest))
             if w.expected_version == 0:
                 self._run(s.raw_insert_case, values)
             else:

@@ -12,13 +12,18 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from jiekun.policies.calendar import WorkingCalendar
+from jiekun.policies.errors import InvalidArgument
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def require_aware(moment: datetime, what: str = "time") -> datetime:
+    """``moment`` when it is timezone-aware; InvalidArgument naming ``what`` otherwise."""
+    if not isinstance(moment, datetime):
+        raise InvalidArgument(what, f"must be a timezone-aware datetime, not {moment!r}")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware: {moment.isoformat()}")
+        raise InvalidArgument(what, f"must be timezone-aware (e.g. +08:00): "
+                                    f"{moment.isoformat()} has no offset")
     return moment
 
 

@@ -61,6 +61,17 @@ class InvalidInput(JiekunError):
         super().__init__(f"invalid {what}:\n{lines}")
 
 
+class InvalidArgument(InvalidInput):
+    """A call's argument refused (E-INPUT): ``parameter`` names it (a naive datetime, a case
+    id outside ``[A-Za-z0-9._-]{1,64}``, a store URL of another database)."""
+
+    rule = "E-INPUT"
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"argument {parameter}", [FieldProblem(parameter, message)])
+
+
 class InvalidApplication(InvalidInput):
     """An application refused as a whole; ``problems`` name every field."""
 

@@ -88,10 +88,15 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
                  vault: tuple[str, str] | None) -> Problem | None:
     prev, folded = GENESIS, CaseState(case_id)
     before = folded
+    last_at = ""
     for number, record in enumerate(records, start=1):
         reason = _chain_problem(record, number, prev)
+        if reason is None and record.stored.at < last_at:  # UTC text sorts as time does
+            reason = (f"its time {record.stored.at} is before the event before it "
+                      f"({last_at}): the case's events went back in time")
         if reason is not None:
             return Problem(case_id, record.stored.seq, reason)
+        last_at = record.stored.at
         try:
             before, folded = folded, decider.apply(folded, event_of(record.stored))
         except Exception as error:  # any failure to fold is itself the finding

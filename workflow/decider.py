@@ -164,7 +164,7 @@ class Decider:
                 ) -> tuple[Event, Application | None, Route]:
         """The event, the application the payload carried (validated, if any), and the
         route the machine chose."""
-        require_aware(command.at, "command time")
+        require_aware(command.at, "at")
         case = case or CaseState(command.case_id)
         state = case.state
         due = check_order(case, command.trigger, command.at, self.lifecycle, self.policy,

@@ -21,9 +21,9 @@ from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import IdempotencyMismatch, JiekunError, SchemaBehind
 from jiekun.policies.policy_file import Policy
 from jiekun.workflow.decider import Decider
+from jiekun.workflow.idempotency import request_digest, scoped_key
 from jiekun.workflow.reader import CaseReader
 from jiekun.workflow.records import CaseState, Command, Event
-from jiekun.workflow.row_mapping import event_of
 from jiekun.workflow.transactions import CaseWriter, StaleCase, TimerClaim
 
 Listener = Callable[[Event], None]
@@ -153,7 +153,7 @@ class Engine:
         fired: list[Event] = []
         with self.store.unit_of_work() as uow:
             uow.lock_for_write()
-            key = command.idempotency_key
+            key = scoped_key(command)
             if key is not None and claim is None:
                 done = uow.event_by_key(key)
                 if done is not None:
@@ -203,14 +203,18 @@ class Engine:
                 except Exception:  # a listener's failure must not undo or hide an event
                     log.exception("listener failed on %s #%d", event.case_id, event.seq)
 
-    def _repeated(self, command: Command, done: tuple[str, int]) -> Event:
-        with self.store.reads() as reads:
-            record = reads.event_at(*done)
-        assert record is not None
-        event = event_of(record.stored)
-        if (event.case_id, event.trigger) != (command.case_id, command.trigger):
-            raise IdempotencyMismatch(f"idempotency key {command.idempotency_key!r} was used "
-                                      f"for {event.trigger} on {event.case_id}")
+    def _repeated(self, command: Command, done: tuple[str, int, str | None]) -> Event:
+        """The event a key recorded, to the caller that recorded it, for the same request;
+        the caller must still be allowed to read the case."""
+        case_id, seq, digest = done
+        if digest != request_digest(command):
+            raise IdempotencyMismatch(
+                f"idempotency key {command.idempotency_key!r} was used by this caller on case "
+                f"{command.case_id} for another request (trigger or payload differ)")
+        event = self.reader.event_for(case_id, seq, command.actor)
+        if event is None:  # the key's event is gone: a store restored without it
+            raise IdempotencyMismatch(f"idempotency key {command.idempotency_key!r} names no "
+                                      "stored event")
         return event
 
     # Reads (CaseReader's) ---------------------------------------------------------------

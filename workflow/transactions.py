@@ -22,6 +22,7 @@ from jiekun.policies.errors import (
     VersionConflict,
 )
 from jiekun.workflow.decider import Decider
+from jiekun.workflow.idempotency import request_digest, scoped_key
 from jiekun.workflow.records import CaseState, Command, Event
 from jiekun.workflow.row_mapping import case_of, kept_columns, projection, stored_event, timer_row
 from jiekun.workflow.timing import due_by
@@ -168,7 +169,8 @@ class CaseWriter:
         try:
             uow.write(Write(
                 event=row, hash=hash_, projection=projection(after, hash_, row.at),
-                expected_version=version, idempotency_key=command.idempotency_key,
+                expected_version=version, idempotency_key=scoped_key(command),
+                request_digest=request_digest(command),
                 timer=timer_row(before, after),
                 applicant=(application.applicant.id_number, application.model_dump_json())
                 if changed and application is not None else None,

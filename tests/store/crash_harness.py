@@ -38,6 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,17 @@ from sqlalchemy import select as sql_select
 
 from jiekun.persistence.queries import event_query, record_of
 from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.policies.authorization import SYSTEM
 from jiekun.workflow.audit import verify
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.records import CaseState
+from jiekun.workflow.idempotency import scoped_key
+from jiekun.workflow.records import CaseState, Command
 from jiekun.workflow.row_mapping import event_of, timer_row
+from jiekun.workflow.transactions import timer_key
+from tests.store.crash_child import actor_of
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # any aware time: keys do not depend on it
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # seconds for the child to report ``running``
@@ -258,7 +265,7 @@ class Checker:
             where = "during_catch_up"
         elif pending.get("expect") == "repeat":
             where = "in_flight_repeat"
-        elif pending["key"] in by_key:
+        elif self._stored_key(pending) in by_key:
             where = "in_flight_committed"
         else:
             where = "in_flight_rolled_back"
@@ -266,6 +273,18 @@ class Checker:
         return {"where": where, "new_events": len(new_rows), "unacked": unacked}
 
     # Acknowledgements ------------------------------------------------------------------------
+
+    def _stored_key(self, line: dict[str, Any]) -> str:
+        """The key a logged command's event is stored under (scoped to its caller and case,
+        workflow/idempotency.py): a timer's firing is the system's."""
+        if line["op"] == "fire":
+            actor = SYSTEM
+        else:
+            actor = actor_of(self.log.intents.get(line["step"], line)["actor"])
+        key = scoped_key(Command(line["case"], line.get("trigger", ""), actor,
+                                 EPOCH, {}, line["key"]))
+        assert key is not None
+        return key
 
     def _check_acks(self, lines: list[dict[str, Any]], now: dict[tuple[str, int], str],
                     by_key: dict[str, list[tuple[str, int, str]]]) -> None:
@@ -275,7 +294,7 @@ class Checker:
                 continue
             report.acknowledged += 1
             intent = self.log.intents.get(ack["step"], {})
-            case_id, seq, key = ack["case"], ack.get("seq"), ack["key"]
+            case_id, seq, key = ack["case"], ack.get("seq"), self._stored_key(ack)
             self.acked_keys.add(key)
             if ack.get("recovered"):
                 report.recovered_resends += 1
@@ -411,7 +430,8 @@ class Checker:
                 else:
                     fired_armed[armed] += 1
                     fired_started[(kind, timer_now.started.isoformat())] += 1
-                    want = f"timer:{case_id}:{armed[1]}:{kind}"
+                    want = scoped_key(Command(case_id, stored.trigger, SYSTEM, EPOCH, {},
+                                              timer_key(case_id, armed[1], kind)))
                     if key != want:
                         add(Violation("duplicate", case_id, stored.seq, f"{stored.trigger} "
                                       f"under key {key!r}: the armed timer's key is {want}"))

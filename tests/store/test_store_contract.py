@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from store_cases import (
     AUDITOR,
     CITY,
@@ -37,6 +37,7 @@ from jiekun.policies.errors import (
     CaseNotFound,
     ConcurrencyConflict,
     GuardFailed,
+    IdempotencyMismatch,
     InvalidInput,
     InvalidPayload,
     JiekunError,
@@ -166,11 +167,51 @@ def test_an_idempotency_key_reused_for_another_command_is_refused(engine: Engine
     with pytest.raises(JiekunError):  # same case, another trigger
         engine.fire("A", "request_supplement", union(), T2, {"reason": "补材料"},
                     idempotency_key="k-2")
-    with pytest.raises(JiekunError):  # same trigger, another case
-        engine.submit("B", deep_application(resident_id(2)), union(), at(DEEP_SUBMIT),
+    with pytest.raises(IdempotencyMismatch) as mismatch:  # same trigger, another payload
+        engine.submit("A", deep_application(resident_id(3)), union(), at(DEEP_SUBMIT),
                       idempotency_key="k-1")
+    assert mismatch.value.code == "E-IDEMPOTENCY"
     assert tables(engine) == before
-    assert engine.stored_case("B") is None
+    # the key is the caller's for this case: on another case it is another request
+    event = engine.submit("B", deep_application(resident_id(2)), union(), at(DEEP_SUBMIT),
+                          idempotency_key="k-1")
+    assert (event.case_id, event.seq) == ("B", 1)
+
+
+def test_a_repeated_key_gives_nothing_to_another_caller(engine: Engine) -> None:
+    """Issue 14: another union re-sending ``submit`` with a used key and another application
+    is a new request of its own (here refused, the case exists), and gets nothing stored;
+    the caller that used the key gets its own event back, once."""
+    first = engine.submit("A", deep_application(resident_id(1)), union(), at(DEEP_SUBMIT),
+                          idempotency_key="k-1")
+    before = tables(engine)
+    evil = Actor("grassroots_union", org="gu-evil")
+    with pytest.raises(JiekunError) as refused:
+        engine.submit("A", deep_application(resident_id(2)), evil, at(DEEP_SUBMIT),
+                      idempotency_key="k-1")
+    assert not isinstance(refused.value, IdempotencyMismatch)
+    shown = f"{refused.value} {vars(refused.value)}"
+    assert resident_id(1) not in shown and "13900000001" not in shown
+    assert tables(engine) == before
+    again = engine.submit("A", deep_application(resident_id(1)), union(), at(DEEP_SUBMIT),
+                          idempotency_key="k-1")
+    assert again == first and tables(engine) == before
+
+
+def test_a_key_scope_keeps_no_worker_id_number(engine: Engine) -> None:
+    engine.submit("A", deep_application(resident_id(1)), union(), at(DEEP_SUBMIT))
+    applicant = resident_id(1)
+    event = engine.fire("A", "withdraw", worker(applicant), T1, idempotency_key="withdraw-1")
+    with engine.store.reading() as connection:
+        keys = [str(k) for (k,) in connection.execute(
+            text("SELECT idempotency_key FROM events WHERE idempotency_key IS NOT NULL"))]
+    assert len(keys) == 1 and applicant not in keys[0] and "withdraw-1" not in keys[0]
+    # the worker's retry finds its event; the same key from another worker is theirs alone
+    assert engine.fire("A", "withdraw", worker(applicant), T1,
+                       idempotency_key="withdraw-1") == event
+    with pytest.raises(JiekunError) as other:
+        engine.fire("A", "withdraw", worker(resident_id(2)), T1, idempotency_key="withdraw-1")
+    assert not isinstance(other.value, IdempotencyMismatch)
 
 
 def test_a_stale_expected_version_is_a_concurrency_conflict(engine: Engine, backend: str,

@@ -44,7 +44,7 @@ def due_page(connection: Connection, until: datetime, limit: int,
 def next_due(connection: Connection) -> datetime | None:
     value = connection.execute(select(func.min(timers.c.due)).where(
         timers.c.status == "pending")).scalar()
-    return None if value is None else from_utc_text(str(value))
+    return None if value is None else from_utc_text(str(value)).astimezone(SHANGHAI)
 
 
 def count_by_status(connection: Connection) -> dict[str, int]:

@@ -17,7 +17,7 @@ from datetime import datetime
 from jiekun.persistence.chain import utc_text
 from jiekun.persistence.timer_queries import DueTimer
 from jiekun.policies.authorization import SYSTEM
-from jiekun.policies.deadlines import publicity_elapsed_at
+from jiekun.policies.deadlines import publicity_elapsed_at, require_aware
 from jiekun.policies.errors import JiekunError, PolicyNotInForce, TimerGone
 from jiekun.states import TimerKind
 from jiekun.workflow.clock import Clock, SimulatedClock
@@ -138,6 +138,7 @@ class TimerFirer:
         firing, until a firing arms a timer due before the rest of the page: then the page
         is read again, so the order stays strict. ``on_fire`` hears of firings once their
         transaction has committed."""
+        require_aware(until, "until")
         self.date_undated()
         done: list[Firing] = []
         while True:

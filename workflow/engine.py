@@ -20,6 +20,7 @@ from jiekun.persistence.store import Store
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import IdempotencyMismatch, JiekunError, SchemaBehind
 from jiekun.policies.policy_file import Policy
+from jiekun.workflow import arguments
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.idempotency import request_digest, scoped_key
 from jiekun.workflow.reader import CaseReader
@@ -140,6 +141,8 @@ class Engine:
     def execute(self, command: Command, expected_version: int | None = None,
                 claim: TimerClaim | None = None) -> Event:
         """Decide and commit one command. Refusals raise a JiekunError and store nothing."""
+        arguments.case_id(command.case_id)
+        arguments.aware(command.at, "at")
         try:
             return self._execute_once(command, expected_version, claim, trust_cache=True)
         except StaleCase:
@@ -226,17 +229,19 @@ class Engine:
     def case(self, case_id: str, reader: Actor) -> CaseState:
         """The case now. CaseNotFound when there is none; NotAuthorized outside the reader's
         remit."""
-        return self.reader.readable(case_id, reader)
+        return self.reader.readable(arguments.case_id(case_id), reader)
 
     def history(self, case_id: str, reader: Actor, until: datetime | None = None) -> list[Event]:
         """The case's events in order, up to ``until`` inclusive (CaseNotFound,
         NotAuthorized as ``case``)."""
-        return self.reader.history(case_id, reader, until)
+        return self.reader.history(arguments.case_id(case_id), reader,
+                                   arguments.optional_aware(until, "until"))
 
     def state_as_of(self, case_id: str, when: datetime, reader: Actor) -> CaseState | None:
         """The case as it stood at ``when``: the fold of its events up to then (None: it did
         not exist yet)."""
-        return self.reader.state_as_of(case_id, when, reader)
+        return self.reader.state_as_of(arguments.case_id(case_id),
+                                       arguments.aware(when, "when"), reader)
 
     def cases(self, reader: Actor, *, state: str | None = None,
               reviewing_body: str | None = None, recheck_due_before: datetime | None = None,
@@ -244,19 +249,27 @@ class Engine:
         """Case summaries within the reader's remit (a federation its own, wuxi-city all, a
         union its own, a worker their own, an auditor all), by case id; ``limit`` and
         ``after`` (the last case id seen) page through them."""
-        return self.reader.cases(reader, state=state, reviewing_body=reviewing_body,
-                                 recheck_due_before=recheck_due_before, limit=limit,
-                                 after=after)
+        return self.reader.cases(
+            reader, state=state, reviewing_body=reviewing_body,
+            recheck_due_before=arguments.optional_aware(recheck_due_before,
+                                                        "recheck_due_before"),
+            limit=None if limit is None else arguments.count(limit, "limit"), after=after)
 
     def events_since(self, position: int, limit: int | None = None
                      ) -> list[tuple[int, Event]]:
         """Committed events after ``position`` in commit order, with their positions: a
         durable cursor for the embedding system (keep the last position you processed)."""
-        return self.reader.events_since(position, limit)
+        return self.reader.events_since(
+            arguments.count(position, "position"),
+            None if limit is None else arguments.count(limit, "limit"))
 
     def pending_timers(self, reader: Actor, until: datetime, *, limit: int = 1000,
                        after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
         """Pending timers due by ``until`` in due order, within the reader's remit; ``after``
         = (due, case) of the last one seen."""
-        return self.reader.pending_timers(reader, until, limit=limit, after=after)
+        if after is not None:
+            after = (arguments.aware(after[0], "after"), arguments.case_id(after[1], "after"))
+        return self.reader.pending_timers(reader, arguments.aware(until, "until"),
+                                          limit=arguments.count(limit, "limit", minimum=1),
+                                          after=after)
 

@@ -16,7 +16,17 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from jiekun.policies.application import Application
 from jiekun.policies.authorization import Actor, Parties
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.states import TimerKind
+
+
+def _in_wuxi(value: datetime | None) -> datetime | None:
+    """Every time the engine hands out is aware and in Asia/Shanghai (+08:00)."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise ValueError("a time must be timezone-aware")
+    return value.astimezone(SHANGHAI)
 
 
 class Timer(BaseModel):
@@ -31,6 +41,8 @@ class Timer(BaseModel):
     kind: TimerKind
     started: datetime
     due: datetime | None
+
+    _wuxi = field_validator("started", "due")(_in_wuxi)
 
 
 class AidRecord(BaseModel):
@@ -65,6 +77,8 @@ class Derived(BaseModel):
     # a timer's event dated after its due time: the due time, which it derived from
     due: datetime | None = None
 
+    _wuxi = field_validator("phase_out_end", "exited_at", "due")(_in_wuxi)
+
 
 class Event(BaseModel):
     """One stored event: what happened to a case (``trigger`` by ``actor`` at ``at`` with its
@@ -88,7 +102,7 @@ class Event(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.utcoffset() is None:
             raise ValueError("event time must be timezone-aware")
-        return value
+        return value.astimezone(SHANGHAI)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from jiekun.persistence.chain import (
 from jiekun.persistence.schema import CASES_INDEXED
 from jiekun.persistence.statements import ProjectionRow, TimerRow
 from jiekun.policies.application import Application
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.states import Lifecycle
 from jiekun.workflow.records import CaseState, Derived, Event
 
@@ -49,7 +50,8 @@ def event_of(row: StoredEvent) -> Event:
     # Every field is typed already (the row was validated when it was written, and its hash
     # is checked apart): construct without validating again.
     return Event.model_construct(
-        case_id=row.case_id, seq=row.seq, at=from_utc_text(row.at), trigger=row.trigger,
+        case_id=row.case_id, seq=row.seq, at=from_utc_text(row.at).astimezone(SHANGHAI),
+        trigger=row.trigger,
         actor=actor, data=data, policy_id=row.policy_id, policy_hash=row.policy_hash,
         derived=Derived.model_validate_json(row.derived))
 

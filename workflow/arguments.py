@@ -1,0 +1,35 @@
+"""The checks of a public call's arguments: what a host passes in is refused with
+InvalidArgument (E-INPUT) naming the parameter, before anything is read or written."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from jiekun.policies.deadlines import require_aware
+from jiekun.policies.errors import InvalidArgument
+
+CASE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def case_id(value: object, parameter: str = "case_id") -> str:
+    """A case id: 1–64 characters of ``[A-Za-z0-9._-]`` (it names files, URLs and rows)."""
+    if not isinstance(value, str) or CASE_ID.fullmatch(value) is None:
+        raise InvalidArgument(parameter, f"a case id is 1–64 characters of A–Z, a–z, 0–9, "
+                                         f"'.', '_' or '-', not {str(value)[:80]!r}")
+    return value
+
+
+def aware(value: object, parameter: str) -> datetime:
+    """A timezone-aware datetime (a naive one would be read in the server's zone)."""
+    return require_aware(value, parameter)  # type: ignore[arg-type]
+
+
+def optional_aware(value: object, parameter: str) -> datetime | None:
+    return None if value is None else aware(value, parameter)
+
+
+def count(value: object, parameter: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgument(parameter, f"must be an integer ≥ {minimum}, not {value!r}")
+    return value

@@ -4,10 +4,13 @@ InvalidArgument (E-INPUT) naming the parameter, before anything is read or writt
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 
+from jiekun.policies.authorization import Actor
 from jiekun.policies.deadlines import require_aware
 from jiekun.policies.errors import InvalidArgument
+from jiekun.workflow.records import Command
 
 CASE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -33,3 +36,22 @@ def count(value: object, parameter: str, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidArgument(parameter, f"must be an integer ≥ {minimum}, not {value!r}")
     return value
+
+
+def command(value: Command, expected_version: object) -> None:
+    """A command as a host builds it: its case id, trigger, actor, time, payload and key."""
+    case_id(value.case_id)
+    if not isinstance(value.trigger, str):
+        raise InvalidArgument("trigger", f"a trigger name, not {value.trigger!r}")
+    if not isinstance(value.actor, Actor):
+        raise InvalidArgument("actor", f"an Actor(role, org=…, id_number=…), not "
+                                       f"{value.actor!r}")
+    aware(value.at, "at")
+    if not isinstance(value.data, Mapping):
+        raise InvalidArgument("data", f"the payload is a JSON object (a dict), not "
+                                      f"{type(value.data).__name__}")
+    key = value.idempotency_key
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
+        raise InvalidArgument("idempotency_key", "a string of 1–200 characters")
+    if expected_version is not None:
+        count(expected_version, "expected_version")

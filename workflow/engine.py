@@ -141,8 +141,7 @@ class Engine:
     def execute(self, command: Command, expected_version: int | None = None,
                 claim: TimerClaim | None = None) -> Event:
         """Decide and commit one command. Refusals raise a JiekunError and store nothing."""
-        arguments.case_id(command.case_id)
-        arguments.aware(command.at, "at")
+        arguments.command(command, expected_version)
         try:
             return self._execute_once(command, expected_version, claim, trust_cache=True)
         except StaleCase:

@@ -129,3 +129,27 @@ def test_pending_timers_and_case_lists_page_within_the_readers_remit(engine: Eng
         "D-3", "D-4", "R-5"]
     with pytest.raises(NotAuthorized):
         engine.case("D-0", XINWU)
+
+
+def test_bad_arguments_are_named_and_change_nothing(engine: Engine) -> None:
+    """What a host's bug could pass: each is InvalidArgument naming the parameter, never a
+    bare TypeError or AttributeError, and nothing is stored."""
+    application = deep_application(resident_id(1))
+    moment = at(DEEP_SUBMIT)
+    calls: dict[str, Callable[[], object]] = {
+        "data": lambda: engine.submit("A", "not a dict", union(), moment),  # type: ignore[arg-type]
+        "actor": lambda: engine.submit("A", application, None, moment),  # type: ignore[arg-type]
+        "trigger": lambda: engine.fire("A", None, union(), moment),  # type: ignore[arg-type]
+        "at": lambda: engine.submit("A", application, union(), "2024-01-08"),  # type: ignore[arg-type]
+        "idempotency_key": lambda: engine.submit("A", application, union(), moment,
+                                                 idempotency_key=5),  # type: ignore[arg-type]
+        "expected_version": lambda: engine.fire("A", "withdraw", union(), moment,
+                                                expected_version="1"),  # type: ignore[arg-type]
+        "position": lambda: engine.events_since(-1),
+        "limit": lambda: engine.cases(AUDITOR, limit=-5),
+    }
+    for parameter, call in calls.items():
+        with pytest.raises(InvalidArgument) as refused:
+            call()
+        assert refused.value.problems[0].path == parameter, parameter
+    assert _tables(engine) == [[], []]

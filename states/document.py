@@ -38,6 +38,31 @@ def _guards(trigger: TriggerDef) -> str:
     return ", ".join(guards) or "—"
 
 
+# The time rule the engine, replay and audit share (workflow/timing.py implements it).
+TIME_RULE = [
+    "### The time rule",
+    "",
+    "- A case's events never go back in time: a command dated before the case's last event is",
+    "  refused with E-ORDER.",
+    "- Timer events are dated at their due time, or at the case's last event time if that is",
+    "  later (the true due time is then kept in the event's derivation, and the archive number",
+    "  and the next re-check date follow the due time); the same under a simulated clock",
+    "  (`scheduler catch-up`) and the real one (`scheduler run`).",
+    "- Before the engine decides a command at time t on a case, it first fires that case's",
+    "  timers due at or before t, in due order, in the same transaction (a publicity blocked by",
+    "  an open objection excepted), so a history never depends on when a scheduler last ran; a",
+    "  refused command keeps those firings. Replay holds a history to the same rule: a command",
+    "  dated at or after an unblocked timer's due time, with the timer's event missing before",
+    "  it, is E-ORDER.",
+    "- A timer whose due time needs a calendar year the policy does not know yet is *waiting*;",
+    "  a command on that case dated after its earliest possible due time (start + its length in",
+    "  calendar days) is refused with E-POLICY until the year is added.",
+    "- A publicity timer that found an objection open waits (blocked) and is re-armed, due at",
+    "  once, when the last open objection is dismissed. A timer whose state has been left is",
+    "  void. All date logic is in Asia/Shanghai.",
+]
+
+
 def markdown(lifecycle: Lifecycle) -> str:
     lines = ["# The case lifecycle", "",
              "Generated from `states/lifecycle.py` by `make docs`: do not edit by hand.", "",
@@ -57,6 +82,7 @@ def markdown(lifecycle: Lifecycle) -> str:
     lines += [f"| {tm.label.zh} {tm.kind.value} | {', '.join(f'`{s}`' for s in sorted(tm.states))}"
               f" | `{tm.parameter}` ({tm.unit.value}) | `{tm.fires}` | {tm.guard} |"
               for tm in lifecycle.timers]
+    lines += ["", *TIME_RULE]
     return "\n".join(lines) + "\n"
 
 

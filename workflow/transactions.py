@@ -141,6 +141,8 @@ class CaseWriter:
                     fired.append(self.decide(uow, timer_command, None,
                                              TimerClaim(command.case_id, row.armed_seq),
                                              found=found))
+            except TimerGone:
+                break  # taken by another transaction after all: the decision will tell
             except JiekunError as refusal:
                 if not fired:
                     raise

@@ -185,6 +185,9 @@ class Store:
                 connection = self.engine.connect()
                 with self._lock:
                     self._open.add(connection)
+        except PoolTimeout:  # reads held every connection of the pool for ``timeout``
+            self._slots.release()
+            raise StoreBusy(self.pool_size, self.timeout) from None
         except BaseException:
             self._slots.release()
             raise

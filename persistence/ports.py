@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord
+from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
 from jiekun.persistence.statements import Loaded, TimerRow, Write
 from jiekun.persistence.timer_queries import DueTimer
 
@@ -69,6 +69,16 @@ class ReadPort(Protocol):
     def undated_timers(self, limit: int) -> list[tuple[str, str, int]]:
         """(case, kind, armed seq) of pending timers armed without a due time."""
 
+    def event_count(self) -> int:
+        """How many events the store holds (the size of its Merkle tree)."""
+
+    def event_hashes(self, after: int | None, limit: int) -> list[LeafRow]:
+        """At most ``limit`` events after position ``after`` (None: from the first) as
+        (position, case, seq, hash), in commit order: a page of the tree's leaves."""
+
+    def store_origin(self) -> str:
+        """The store's identity in a checkpoint (its URL without user, password or driver)."""
+
 
 class WritePort(Protocol):
     """The reads and writes of one write transaction (``StorePort.unit_of_work()``)."""
@@ -108,7 +118,15 @@ class WritePort(Protocol):
 
 
 class StorePort(Protocol):
-    """A case store shared by any number of threads."""
+    """A case store shared by any number of threads: at most ``pool_size`` write connections
+    (``connections`` of them open now); a call waits ``timeout`` seconds for one."""
+
+    pool_size: int
+    timeout: float
+
+    @property
+    def connections(self) -> int:
+        """Write connections open now."""
 
     def unit_of_work(self) -> AbstractContextManager[WritePort]:
         """A write transaction: committed when the block ends, rolled back if it raises."""

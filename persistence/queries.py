@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import URL, Connection, Select, and_, func, select
 
 from jiekun.persistence.chain import StoredEvent
 from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
@@ -178,3 +178,37 @@ def case_chunk(connection: Connection, chunk: list[str]) -> CaseChunk:
                      _of_chunk(connection, timers, chunk),
                      {k: (str(v["applicant_id"]), str(v["application"]))
                       for k, v in vaults.items()})
+
+
+class LeafRow(NamedTuple):
+    """An event as a leaf of the store's Merkle tree (``workflow/checkpoint.py``): its place
+    in commit order and its hash text."""
+
+    position: int
+    case_id: str
+    seq: int
+    hash: str
+
+
+def event_count(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def event_hashes(connection: Connection, after: int | None, limit: int) -> list[LeafRow]:
+    """The leaves of events after position ``after`` (None: from the first), in commit order,
+    at most ``limit`` of them: a page of a checkpoint's log, read without the event's text."""
+    query = select(events.c.position, events.c.case_id, events.c.seq, events.c.hash)
+    if after is not None:
+        query = query.where(events.c.position > after)
+    rows = connection.execute(query.order_by(events.c.position).limit(limit))
+    return [LeafRow(int(p), str(c), int(s), str(h)) for p, c, s, h in rows]
+
+
+def store_origin(connection: Connection) -> str:
+    """The store's identity in a checkpoint, until the schema keeps one: its URL without the
+    driver, user, password or options (``postgresql://host:5432/db``, ``sqlite:///path``), so
+    the same store reached as another role or through another driver is the same store, and
+    no secret is written down. A relative SQLite path stays as given."""
+    url = connection.engine.url
+    return URL.create(url.get_backend_name(), host=url.host, port=url.port,
+                      database=url.database).render_as_string(hide_password=False)

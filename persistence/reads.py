@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from jiekun.persistence import queries, timer_queries
-from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord
+from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
 from jiekun.persistence.statements import Loaded, Statements, load_case
 from jiekun.persistence.timer_queries import DueTimer
 
@@ -70,3 +70,12 @@ class Reads:
 
     def undated_timers(self, limit: int) -> list[tuple[str, str, int]]:
         return timer_queries.undated(self._connection, limit)
+
+    def event_count(self) -> int:
+        return queries.event_count(self._connection)
+
+    def event_hashes(self, after: int | None, limit: int) -> list[LeafRow]:
+        return queries.event_hashes(self._connection, after, limit)
+
+    def store_origin(self) -> str:
+        return queries.store_origin(self._connection)

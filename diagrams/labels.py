@@ -1,5 +1,6 @@
-"""The words a diagram needs that the lifecycle definition does not carry: phase, actor and
-branch names, timer lengths, titles and legend text, in Chinese and English.
+"""The words a diagram needs that the lifecycle definition does not carry: phase and branch
+names (the actors' are the lifecycle's own), timer lengths, titles and legend text, in Chinese
+and English.
 
 Kept apart from ``extract`` so the vocabulary can be reviewed (and corrected by a trainer) in
 one place, and so ``extract`` stays about structure.
@@ -21,6 +22,7 @@ from jiekun.states import (
     TimerDef,
     TimerKind,
 )
+from jiekun.states.lifecycle import ROLE_LABELS as LIFECYCLE_ROLE_LABELS
 
 PHASE_LABELS: Mapping[Phase, Label] = {
     Phase.APPLICATION: Label("申报审核", "Application and review"),
@@ -29,13 +31,7 @@ PHASE_LABELS: Mapping[Phase, Label] = {
     Phase.CLOSED: Label("关闭", "Closed"),
 }
 
-ROLE_LABELS: Mapping[Role, Label] = {
-    Role.WORKER: Label("职工", "worker"),
-    Role.GRASSROOTS_UNION: Label("基层工会", "grassroots union"),
-    Role.FEDERATION: Label("总工会", "federation"),
-    Role.SYSTEM: Label("系统", "system"),
-    Role.AUDITOR: Label("审计", "auditor"),
-}
+ROLE_LABELS: Mapping[Role, Label] = LIFECYCLE_ROLE_LABELS  # one definition, in states/
 
 # states/LIFECYCLE.md: where "county level or above" applies, wuxi-city may act as well.
 COUNTY_OR_ABOVE_FEDERATION = Label("县级以上总工会", "county-level or higher federation")

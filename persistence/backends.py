@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from jiekun.persistence.schema import timers
-from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.errors import InvalidArgument
 
 _WRITE_LOCK = 7_246_524  # arbitrary: the advisory lock id of jiekun's event log
 
@@ -160,5 +160,5 @@ def backend_for(dialect: str) -> Backend:
         return PostgresBackend()
     if dialect == "sqlite":
         return SqliteBackend()
-    raise InvalidInput("store URL", [FieldProblem(
-        "url", f"jiekun stores cases in SQLite or PostgreSQL, not {dialect}")])
+    raise InvalidArgument("url", f"jiekun stores cases in SQLite or PostgreSQL, not {dialect}",
+                          f"jiekun 只支持 SQLite 或 PostgreSQL 数据库，不支持 {dialect}")

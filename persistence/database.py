@@ -12,9 +12,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from jiekun.persistence.backends import backend_for
-from jiekun.policies.errors import SchemaBehind
+from jiekun.policies.errors import SchemaBehind, StoreUnavailable
 
 DEFAULT_URL = "sqlite:///jiekun.db"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,8 +58,14 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The store's schema revision; StoreUnavailable when the database cannot be reached."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:  # the server is down, refuses us, or the file is bad
+        where = engine.url.render_as_string(hide_password=True)
+        first = str(error.orig or error).strip().splitlines()[0]
+        raise StoreUnavailable(where, first) from None
 
 
 def upgrade(engine: Engine) -> str | None:
@@ -75,4 +82,6 @@ def require_current_schema(engine: Engine) -> None:
     if current != head:
         where = engine.url.render_as_string(hide_password=True)
         raise SchemaBehind(f"the store at {where} has schema {current or 'none'}, this jiekun "
-                           f"needs {head}: run `jiekun db upgrade --db {where}`")
+                           f"needs {head}: run `jiekun db upgrade --db {where}`",
+                           message_zh=f"数据库 {where} 的结构版本为 {current or '无'}，本程序需要 "
+                                      f"{head}：请先运行 jiekun db upgrade --db {where}")

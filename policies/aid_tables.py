@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from jiekun.policies.field_texts import BilingualValueError
+
 AidItem = Literal["living", "education", "medical", "training", "job_referral", "legal_aid"]
 AID_ITEMS: tuple[str, ...] = ("living", "education", "medical", "training", "job_referral",
                               "legal_aid")
@@ -23,7 +25,8 @@ ITEM_LABELS = {"living": "生活救助", "education": "子女助学", "medical":
 
 def _text_amount(value: object) -> object:
     if isinstance(value, float | bool):
-        raise ValueError('write amounts as strings, e.g. "800"')
+        raise BilingualValueError('write amounts as strings, e.g. "800"',
+                                  '金额请写成文字，例如 "800"')
     return value
 
 
@@ -42,7 +45,8 @@ class Tier(_Strict):
     @model_validator(mode="after")
     def _range(self) -> Tier:
         if self.min > self.max:
-            raise ValueError(f"tier {self.id}: min is above max")
+            raise BilingualValueError(f"tier {self.id}: min is above max",
+                                      f"档次 {self.id} 的下限（min）高于上限（max）")
         return self
 
 
@@ -58,14 +62,18 @@ class TierTable(_Strict):
     @model_validator(mode="after")
     def _shape(self) -> TierTable:
         if self.item == "medical" and self.body is None:
-            raise ValueError("a medical table belongs to one reviewing body: set body")
+            raise BilingualValueError("a medical table belongs to one reviewing body: set body",
+                                      "医疗救助分档表属于某一审核单位：请填写 body")
         if self.item in ("living", "education") and self.body is not None:
-            raise ValueError(f"the {self.item} table is one for the city: no body")
+            raise BilingualValueError(f"the {self.item} table is one for the city: no body",
+                                      f"{ITEM_LABELS[self.item]}分档表全市统一：不应填写 body")
         if self.item not in PAID_ITEMS:
-            raise ValueError(f"{self.item} is not paid in tiers")
+            raise BilingualValueError(f"{self.item} is not paid in tiers",
+                                      f"{ITEM_LABELS[self.item]}不按档次发放")
         ids = [t.id for t in self.tiers]
         if len(set(ids)) != len(ids):
-            raise ValueError("tier ids must be unique within a table")
+            raise BilingualValueError("tier ids must be unique within a table",
+                                      "同一分档表内档次编号（id）不能重复")
         return self
 
     def rank(self, tier_id: str) -> int | None:

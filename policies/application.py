@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from jiekun.policies.errors import FieldProblem, InvalidApplication
+from jiekun.policies.field_texts import BilingualValueError, pydantic_code, pydantic_zh
 from jiekun.policies.money import NumberLiteral, parse_amount
 from jiekun.policies.resident_id import birth_date, normalize_id
 
@@ -37,15 +38,15 @@ CATEGORIES: tuple[Category, ...] = ("deep", "relative", "accident")
 def _plain_text(value: object) -> object:
     # The JSON loader hands number literals over as a str subclass; they are not text.
     if isinstance(value, NumberLiteral) or not isinstance(value, str):
-        raise ValueError("must be a string")
+        raise BilingualValueError("must be a string", "应为文字")
     if not value.strip():
-        raise ValueError("must not be empty")
+        raise BilingualValueError("must not be empty", "不能为空")
     return value
 
 
 def _strict_bool(value: object) -> object:
     if not isinstance(value, bool):
-        raise ValueError("must be true or false")
+        raise BilingualValueError("must be true or false", "应为 true 或 false")
     return value
 
 
@@ -53,22 +54,24 @@ def _iso_date(value: object) -> object:
     if isinstance(value, date):
         return value
     if isinstance(value, NumberLiteral) or not isinstance(value, str) or len(value) != 10:
-        raise ValueError("must be a date YYYY-MM-DD")
+        raise BilingualValueError("must be a date YYYY-MM-DD", "应为日期（YYYY-MM-DD）")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a calendar date YYYY-MM-DD") from None
+        raise BilingualValueError(f"{value!r} is not a calendar date YYYY-MM-DD",
+                                  f"{value} 不是有效的日期（YYYY-MM-DD）") from None
 
 
 def _id_number(value: object) -> object:
     if isinstance(value, NumberLiteral) or not isinstance(value, str):
-        raise ValueError("must be a string of 18 characters")
+        raise BilingualValueError("must be a string of 18 characters",
+                                  "应为 18 位身份证号码（写成文字）")
     return normalize_id(value)
 
 
 def _plain_enum(value: object) -> object:
     if isinstance(value, NumberLiteral):
-        raise ValueError("must be a string")
+        raise BilingualValueError("must be a string", "应为文字")
     return value
 
 
@@ -158,8 +161,18 @@ def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
             message = "unknown field"
         elif item["type"] == "missing":
             message = "required field is missing"
-        problems.append(FieldProblem(format_path(loc, prefix), message))
+        problems.append(FieldProblem(format_path(loc, prefix), message, pydantic_zh(item),
+                                     pydantic_code(item)))
     return problems
+
+
+def problem_lines(head: str, problems: Sequence[FieldProblem]) -> str:
+    """``head`` and one indented line per problem (a policy file's refusal)."""
+    return "\n".join([head, *(f"  {p}" for p in problems)])
+
+
+def problem_lines_zh(head: str, problems: Sequence[FieldProblem]) -> str:
+    return "\n".join([head, *(f"  {p.text_zh}" for p in problems)])
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -168,7 +181,7 @@ M = TypeVar("M", bound=BaseModel)
 def validate_model(model: type[M], data: object,
                    prefix: str) -> tuple[M | None, list[FieldProblem]]:
     if not isinstance(data, Mapping):
-        return None, [FieldProblem(prefix, "must be an object")]
+        return None, [FieldProblem(prefix, "must be an object", "应为对象")]
     try:
         return model.model_validate(data), []
     except ValidationError as error:
@@ -182,12 +195,20 @@ def household_problems(household: Household, accident: Accident | None,
     problems = []
     selves = sum(1 for m in household.members if m.relation == "self")
     if selves != 1:
-        problems.append(FieldProblem(f"{where}household.members",
-                                     f"exactly one member with relation self, found {selves}"))
+        problems.append(_selves_problem(f"{where}household.members", selves))
     if accident is not None and accident.member not in {m.name for m in household.members}:
-        problems.append(FieldProblem(f"{where}accident.member",
-                                     f"{accident.member!r} is not a member of the household"))
+        problems.append(_stranger_problem(f"{where}accident.member", accident.member))
     return problems
+
+
+def _selves_problem(path: str, selves: int) -> FieldProblem:
+    return FieldProblem(path, f"exactly one member with relation self, found {selves}",
+                        f"家庭成员中须有且只有一位与申请人关系为本人（self），现有 {selves} 位")
+
+
+def _stranger_problem(path: str, member: object) -> FieldProblem:
+    return FieldProblem(path, f"{member!r} is not a member of the household",
+                        f"“{member}”不是该家庭的成员")
 
 
 def validate_application(data: object, on: date | None = None) -> Application:
@@ -211,7 +232,8 @@ def _birth_problem(id_number: str, on: date | None) -> list[FieldProblem]:
     born = birth_date(id_number)
     if on is not None and born > on:
         return [FieldProblem("applicant.id_number",
-                             f"the birth date {born.isoformat()} is after {on.isoformat()}")]
+                             f"the birth date {born.isoformat()} is after {on.isoformat()}",
+                             f"身份证号码中的出生日期 {born.isoformat()} 晚于 {on.isoformat()}")]
     return []
 
 
@@ -230,14 +252,12 @@ def _raw_cross_field_problems(data: object, on: date | None) -> list[FieldProble
         relations = [m.get("relation") for m in rows]
         selves = relations.count("self")
         if selves != 1 and all(r in typing.get_args(Relation) for r in relations):
-            problems.append(FieldProblem("household.members", f"exactly one member with "
-                                                              f"relation self, found {selves}"))
+            problems.append(_selves_problem("household.members", selves))
         names = [m.get("name") for m in rows]
         if (isinstance(accident, Mapping) and all(isinstance(n, str) and n for n in names)
                 and isinstance(accident.get("member"), str)
                 and accident.get("member") not in names):
-            problems.append(FieldProblem("accident.member", f"{accident.get('member')!r} is "
-                                                            "not a member of the household"))
+            problems.append(_stranger_problem("accident.member", accident.get("member")))
     applicant = data.get("applicant")
     id_number = applicant.get("id_number") if isinstance(applicant, Mapping) else None
     if isinstance(id_number, str) and not isinstance(id_number, NumberLiteral):

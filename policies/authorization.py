@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jiekun.policies.errors import NotAuthorized
 from jiekun.policies.routing import BODY_NAMES, CITY
 from jiekun.states import ActorRule, Role, Scope
+from jiekun.states.lifecycle import ROLE_LABELS
 
 
 @dataclass(frozen=True)
@@ -43,23 +44,38 @@ class Parties:
     reviewing_body: str | None
 
 
-def _scope_reason(rule: ActorRule, actor: Actor, parties: Parties) -> str | None:
+Reason = tuple[str, str]  # why not, in English and in Chinese
+
+
+def _scope_reason(rule: ActorRule, actor: Actor, parties: Parties) -> Reason | None:
     """None when ``actor`` is within ``rule``'s scope on this case, else why not."""
     scope = rule.scope
     if scope is Scope.TIMER:
         return None
     if scope is Scope.APPLICANT:
         mine = actor.id_number is not None and actor.id_number.upper() == parties.applicant_id
-        return None if mine else "the worker is not the applicant"
+        return None if mine else ("the worker is not the applicant", "该职工不是本案申请人")
     if scope is Scope.OWN_UNION:
         mine = actor.org is not None and actor.org == parties.grassroots_union
-        return None if mine else f"the case belongs to grassroots union {parties.grassroots_union}"
+        return None if mine else (
+            f"the case belongs to grassroots union {parties.grassroots_union}",
+            f"本案由基层工会 {parties.grassroots_union} 受理")
     body = parties.reviewing_body
     if actor.org not in BODY_NAMES:
-        return f"{actor.org!r} is not a federation of trade unions"
+        return (f"{actor.org!r} is not a federation of trade unions",
+                f"“{actor.org}”不是总工会")
     if actor.org == body or (scope is Scope.COUNTY_OR_ABOVE and actor.org == CITY):
         return None
-    return f"the case is reviewed by {body or 'no federation yet'}"
+    if body is None:
+        return "the case is reviewed by no federation yet", "本案尚未确定审核单位"
+    return f"the case is reviewed by {body}", f"本案由{BODY_NAMES.get(body, body)}审核"
+
+
+def _actor_zh(actor: Actor) -> str | None:
+    """A federation by its name (新吴区总工会); others as the error says them."""
+    if actor.role == Role.FEDERATION.value and actor.org in BODY_NAMES:
+        return BODY_NAMES[actor.org]
+    return None
 
 
 def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, actor: Actor,
@@ -68,15 +84,22 @@ def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, act
     role_rules = [r for r in rules if r.role.value == actor.role
                   and (r.in_states is None or state in r.in_states)]
     if not role_rules:
-        roles = sorted({r.role.value for r in rules
-                        if r.in_states is None or state in r.in_states})
-        allowed = ", ".join(roles)
+        roles = sorted({r.role for r in rules if r.in_states is None or state in r.in_states})
+        allowed = ", ".join(r.value for r in roles)
+        allowed_zh = "、".join(ROLE_LABELS[r].zh for r in roles)
+        role_zh = next((v.zh for k, v in ROLE_LABELS.items() if k.value == actor.role),
+                       actor.role)
         raise NotAuthorized(trigger, actor.label,
-                            f"role {actor.role!r} may not fire it here; allowed: {allowed}")
+                            f"role {actor.role!r} may not fire it here; allowed: {allowed}",
+                            reason_zh=f"此时该操作只能由{allowed_zh}办理，{role_zh}不能办理",
+                            actor_name_zh=_actor_zh(actor))
     reasons = [_scope_reason(r, actor, parties) for r in role_rules]
     if any(reason is None for reason in reasons):
         return
-    raise NotAuthorized(trigger, actor.label, "; ".join(r for r in reasons if r))
+    found = [r for r in reasons if r]
+    raise NotAuthorized(trigger, actor.label, "; ".join(en for en, _ in found),
+                        reason_zh="；".join(zh for _, zh in found),
+                        actor_name_zh=_actor_zh(actor))
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,9 @@ class WorkingCalendar:
         if days is None:
             raise PolicyNotInForce(date(year, 1, 1), f"the working-day calendar of {year} is "
                                    "unknown: add its holidays and adjusted working days to the "
-                                   "policy file ([[calendar.years]])")
+                                   "policy file ([[calendar.years]])",
+                                   f"{year} 年的工作日历（节假日和调休上班日）尚未录入，请管理员"
+                                   "在政策文件中补充（[[calendar.years]]）")
         return days
 
     def knows(self, year: int) -> bool:

@@ -20,10 +20,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def require_aware(moment: datetime, what: str = "time") -> datetime:
     """``moment`` when it is timezone-aware; InvalidArgument naming ``what`` otherwise."""
     if not isinstance(moment, datetime):
-        raise InvalidArgument(what, f"must be a timezone-aware datetime, not {moment!r}")
+        raise InvalidArgument(what, f"must be a timezone-aware datetime, not {moment!r}",
+                              "应为带时区的时间（例如 +08:00）")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidArgument(what, f"must be timezone-aware (e.g. +08:00): "
-                                    f"{moment.isoformat()} has no offset")
+                                    f"{moment.isoformat()} has no offset",
+                              f"时间 {moment.isoformat()} 没有注明时区，请加上时区（例如 +08:00）")
     return moment
 
 

@@ -171,31 +171,38 @@ def assess(application: Application, policy: Policy, on: date) -> Assessment:
     return Assessment(on, policy.id, category, qualifies, body, figures, rules, tuple(notes))
 
 
+def _outcome(assessment: Assessment) -> dict[str, str]:
+    """What R-ELIGIBLE and R-OUT-OF-HARDSHIP conclude; the figures of each §1.2 rule are in
+    their ``rules``, structured as ``jiekun assess`` shows them."""
+    return {"category": assessment.category or "none",
+            "living_standard": yuan(assessment.figures.standard)}
+
+
 def eligible_result(assessment: Assessment) -> RuleResult:
     """R-ELIGIBLE: qualifies for a category; a refusal lists every §1.2 rule with its figures."""
     r = rule("R-ELIGIBLE")
-    figures = {x.id: f"{'pass' if x.passed else 'fail'}: {x.figures.get('value', '')}"
-               for x in assessment.rules}
     if assessment.category:
         zh = _ZH_CATEGORY[assessment.category]
         return RuleResult(r.id, True, r.citation, f"认定为{zh}职工家庭",
-                          f"qualifies as {assessment.category}", figures)
+                          f"qualifies as {assessment.category}", _outcome(assessment),
+                          assessment.rules)
     failed = [x for x in assessment.rules if not x.passed]
     return RuleResult(
         r.id, False, r.citation,
         "不符合任何类别：" + "；".join(x.explanation_zh for x in failed),
         "qualifies for no category: " + "; ".join(x.explanation_en for x in failed),
-        figures,
+        _outcome(assessment), assessment.rules,
     )
 
 
 def out_of_hardship_result(assessment: Assessment) -> RuleResult:
     r = rule("R-OUT-OF-HARDSHIP")
     passed = assessment.category is None
-    figures = {x.id: "pass" if x.passed else "fail" for x in assessment.rules}
     if passed:
         return RuleResult(r.id, True, r.citation, "核查不再符合任何类别，脱困",
-                          "the re-check finds no category: out of hardship", figures)
+                          "the re-check finds no category: out of hardship",
+                          _outcome(assessment), assessment.rules)
     zh = _ZH_CATEGORY[assessment.category or "deep"]
     return RuleResult(r.id, False, r.citation, f"仍符合{zh}标准，不能进入渐退期",
-                      f"still qualifies as {assessment.category}: no phase-out", figures)
+                      f"still qualifies as {assessment.category}: no phase-out",
+                      _outcome(assessment), assessment.rules)

@@ -1,90 +1,43 @@
-"""The one exception root of jiekun and its data-carrying subclasses.
+"""The one exception root of jiekun and its data-carrying subclasses: import them from here.
 
 Modelled on python-statemachine's ``exceptions.py``: every refusal is a subclass of
 ``JiekunError`` that carries what a caller needs to act on it (the field paths, the state and
-the triggers allowed there, the failing rule results), so nobody has to parse a message.
+the triggers allowed there, the failing rule results), so nobody has to parse a message. The
+root is in ``error_root.py``, the refusals of input in ``input_errors.py``; the refusals of a
+decision and of the store are here.
+
+Every refusal reads in both languages (``message_zh``, ``message_en``) and as JSON
+(``as_json()``: its code, both texts and its data).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from jiekun.policies.error_root import UNAVAILABLE, JiekunError
+from jiekun.policies.input_errors import (
+    FieldProblem,
+    InvalidApplication,
+    InvalidArgument,
+    InvalidInput,
+    InvalidPayload,
+    InvalidPolicyFile,
+)
+from jiekun.policies.labels import actor_zh, state_zh, trigger_zh, triggers_zh
 
 if TYPE_CHECKING:
     from jiekun.policies.results import RuleResult
 
-
-class JiekunError(Exception):
-    """Root of every error jiekun raises on purpose: a refusal that changed nothing.
-
-    ``rule`` (also ``code``) is the stable id of the refusal: a rule id for a guard failure,
-    else an ``E-…`` code (the one a replay reports for the same refusal)."""
-
-    rule: str = "E-JIEKUN"
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
-
-    @property
-    def code(self) -> str:
-        """The stable id of this refusal (the same as ``rule``)."""
-        return self.rule
-
-
-class FieldProblem:
-    """One invalid field: its path as in workflow/CONTRACT.md (``household.members[1].x``)."""
-
-    __slots__ = ("message", "path")
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-    def __repr__(self) -> str:
-        return f"FieldProblem({self.path!r}, {self.message!r})"
-
-
-class InvalidInput(JiekunError):
-    """Input refused as a whole; ``problems`` lists every field error by path (exit code 2)."""
-
-    rule = "E-PAYLOAD"
-
-    def __init__(self, what: str, problems: Sequence[FieldProblem]) -> None:
-        self.what = what
-        self.problems = list(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"invalid {what}:\n{lines}")
-
-
-class InvalidArgument(InvalidInput):
-    """A call's argument refused (E-INPUT): ``parameter`` names it (a naive datetime, a case
-    id outside ``[A-Za-z0-9._-]{1,64}``, a store URL of another database)."""
-
-    rule = "E-INPUT"
-
-    def __init__(self, parameter: str, message: str) -> None:
-        self.parameter = parameter
-        super().__init__(f"argument {parameter}", [FieldProblem(parameter, message)])
-
-
-class InvalidApplication(InvalidInput):
-    """An application refused as a whole; ``problems`` name every field."""
-
-    def __init__(self, problems: Sequence[FieldProblem]) -> None:
-        super().__init__("application", problems)
-
-
-class InvalidPayload(InvalidInput):
-    """A trigger's payload refused; ``problems`` name every field."""
-
-    def __init__(self, trigger: str, problems: Sequence[FieldProblem]) -> None:
-        self.trigger = trigger
-        super().__init__(f"payload of {trigger}", problems)
+__all__ = [
+    "UNAVAILABLE", "CaseNotFound", "ConcurrencyConflict", "FieldProblem", "GuardFailed",
+    "HistoryOutOfOrder", "HistoryTampered", "IdempotencyMismatch", "InvalidApplication",
+    "InvalidArgument", "InvalidInput", "InvalidPayload", "InvalidPolicyFile", "JiekunError",
+    "NotAuthorized", "ObjectionProblem", "PolicyNotInForce", "SchemaBehind", "StoreBusy",
+    "StoreClosed", "StoreUnavailable", "TimerGone", "TransitionNotAllowed", "UnknownTrigger",
+    "VersionConflict",
+]
 
 
 class PolicyNotInForce(JiekunError):
@@ -92,31 +45,72 @@ class PolicyNotInForce(JiekunError):
 
     rule = "E-POLICY"
 
-    def __init__(self, on: date, reason: str) -> None:
+    def __init__(self, on: date, reason: str, reason_zh: str | None = None) -> None:
         self.on = on
         self.reason = reason
-        super().__init__(f"the policy does not cover {on.isoformat()}: {reason}")
+        why = reason_zh or "该日期的低保标准或工作日历尚未录入政策文件，请联系管理员补充"
+        super().__init__(f"the policy does not cover {on.isoformat()}: {reason}",
+                         message_zh=f"现行政策未覆盖 {on.isoformat()}：{why}。")
 
-
-class InvalidPolicyFile(JiekunError):
-    """A policy file that is not valid TOML or breaks the policy's schema."""
-
-    rule = "E-POLICY-FILE"
+    def details(self) -> dict[str, Any]:
+        return {"date": self.on.isoformat(), "reason": self.reason}
 
 
 class TransitionNotAllowed(JiekunError):
-    """The trigger is not allowed in the case's state; ``allowed`` lists those that are."""
+    """The trigger is not allowed in the case's state; ``allowed`` lists those that are, and
+    ``suggestions`` the triggers a misspelt one probably meant."""
 
     rule = "E-TRANSITION"
 
-    def __init__(self, state: str | None, trigger: str, allowed: Sequence[str]) -> None:
+    def __init__(self, state: str | None, trigger: str, allowed: Sequence[str],
+                 suggestions: Sequence[str] = ()) -> None:
         self.state = state
         self.trigger = trigger
         self.allowed = tuple(allowed)
-        where = f"state {state}" if state else "a case that does not exist yet"
-        super().__init__(
-            f"{trigger} is not allowed in {where}; allowed there: {', '.join(allowed) or 'none'}"
-        )
+        self.suggestions = tuple(suggestions)
+        super().__init__(self._english(), message_zh=self._chinese())
+
+    def _where(self) -> tuple[str, str]:
+        if self.state:
+            return f"state {self.state}", f"该案件当前状态为{state_zh(self.state)}"
+        return "a case that does not exist yet", "该案件尚未建立"
+
+    def _english(self) -> str:
+        where, _ = self._where()
+        return (f"{self.trigger} is not allowed in {where}; allowed there: "
+                f"{', '.join(self.allowed) or 'none'}")
+
+    def _chinese(self) -> str:
+        _, where = self._where()
+        return (f"{where}，不能执行{trigger_zh(self.trigger)}；此时可执行："
+                f"{triggers_zh(self.allowed)}。")
+
+    def details(self) -> dict[str, Any]:
+        return {"state": self.state, "trigger": self.trigger, "allowed": list(self.allowed),
+                "suggestions": list(self.suggestions)}
+
+
+class UnknownTrigger(TransitionNotAllowed):
+    """The trigger is not one of the lifecycle's (a typo, usually): ``suggestions`` are the
+    closest names. Still E-TRANSITION: a replay reports it as before."""
+
+    def _english(self) -> str:
+        where, _ = self._where()
+        guess = (f"; did you mean {' or '.join(self.suggestions)}?" if self.suggestions
+                 else "")
+        return (f"{self.trigger} is not a trigger of the lifecycle{guess} (allowed in {where}: "
+                f"{', '.join(self.allowed) or 'none'})")
+
+    def _chinese(self) -> str:
+        _, where = self._where()
+        guess = "、".join(f"{trigger_zh(s)}（{s}）" for s in self.suggestions)
+        return (f"“{self.trigger}”不是可执行的操作名称"
+                + (f"，您是否要执行{guess}？" if guess else "。")
+                + f"{where}，此时可执行：{triggers_zh(self.allowed)}。")
+
+
+# NotAuthorized reasons said by code outside policies/ (a read outside the reader's remit).
+_REASONS_ZH = {"outside its remit": "该案件不在其职责范围内"}
 
 
 class NotAuthorized(JiekunError):
@@ -124,11 +118,24 @@ class NotAuthorized(JiekunError):
 
     rule = "E-ACTOR"
 
-    def __init__(self, trigger: str, actor: str, reason: str, verb: str = "fire") -> None:
+    def __init__(self, trigger: str, actor: str, reason: str, verb: str = "fire",
+                 reason_zh: str | None = None, actor_name_zh: str | None = None) -> None:
         self.trigger = trigger
         self.actor = actor
         self.reason = reason
-        super().__init__(f"{actor} may not {verb} {trigger}: {reason}")
+        self.verb = verb
+        why = reason_zh or _REASONS_ZH.get(reason, "不在该操作允许的执行人范围内")
+        who = actor_name_zh or actor_zh(actor)
+        if verb == "read":  # ``trigger`` is then what is read: "case C-1"
+            what = f"查看案件 {trigger.removeprefix('case ')}"
+        else:
+            what = f"执行{trigger_zh(trigger)}"
+        super().__init__(f"{actor} may not {verb} {trigger}: {reason}",
+                         message_zh=f"{who}无权{what}：{why}。")
+
+    def details(self) -> dict[str, Any]:
+        return {"trigger": self.trigger, "actor": self.actor, "reason": self.reason,
+                "verb": self.verb}
 
 
 class GuardFailed(JiekunError):
@@ -140,14 +147,27 @@ class GuardFailed(JiekunError):
         first = self.results[0]
         self.rule = first.id
         super().__init__(f"{trigger} refused by {first.id} ({first.citation}): "
-                         f"{first.explanation_en} / {first.explanation_zh}")
+                         f"{first.explanation_en}",
+                         message_zh=f"不能执行{trigger_zh(trigger)}：{first.explanation_zh}"
+                                    f"（{first.id}，{first.citation}）")
+
+    def details(self) -> dict[str, Any]:
+        return {"trigger": self.trigger, "rules": [r.as_json() for r in self.results]}
 
 
 class ObjectionProblem(JiekunError):
     """An objection is not open, or an open one blocks the end of a publicity."""
 
     rule = "E-OBJECTION"
+    default_zh = "异议状态不允许此操作：所指异议不是未决异议，或尚有未决异议，公示不能结束。"
 
+    def __init__(self, message: str, *, message_zh: str | None = None,
+                 figures: dict[str, str] | None = None) -> None:
+        self.figures = dict(figures or {})
+        super().__init__(message, message_zh=message_zh)
+
+    def details(self) -> dict[str, Any]:
+        return {"figures": dict(self.figures)}
 
 
 class HistoryOutOfOrder(JiekunError):
@@ -163,13 +183,21 @@ class HistoryOutOfOrder(JiekunError):
         self.at = at
         self.other = other
         self.missing = missing
+        when, then = at.isoformat(), other.isoformat()
         if missing is None:
-            text = (f"case {case_id}: {at.isoformat()} is before the case's last event at "
-                    f"{other.isoformat()}")
+            text = f"case {case_id}: {when} is before the case's last event at {then}"
+            zh = (f"案件 {case_id}：本次操作时间 {when} 早于该案件最后一条记录的时间 {then}，"
+                  "时间不能倒退。")
         else:
-            text = (f"case {case_id}: {at.isoformat()} is not before {other.isoformat()}, "
-                    f"when a timer fell due, and its event {missing} is missing")
-        super().__init__(text)
+            text = (f"case {case_id}: {when} is not before {then}, when a timer fell due, and "
+                    f"its event {missing} is missing")
+            zh = (f"案件 {case_id}：计时器已于 {then} 到期，应先记录{trigger_zh(missing)}，"
+                  f"才能在 {when} 办理本次操作。")
+        super().__init__(text, message_zh=zh)
+
+    def details(self) -> dict[str, Any]:
+        return {"case": self.case_id, "at": self.at.isoformat(), "other": self.other.isoformat(),
+                "missing": self.missing}
 
 
 class ConcurrencyConflict(JiekunError):
@@ -182,7 +210,12 @@ class ConcurrencyConflict(JiekunError):
         self.case_id = case_id
         self.expected = expected
         self.actual = actual
-        super().__init__(f"case {case_id} is at version {actual}, not {expected}")
+        super().__init__(f"case {case_id} is at version {actual}, not {expected}",
+                         message_zh=f"案件 {case_id} 已被他人更新（现为第 {actual} 版，您依据的是"
+                                    f"第 {expected} 版），请重新查看后再办理。")
+
+    def details(self) -> dict[str, Any]:
+        return {"case": self.case_id, "expected": self.expected, "actual": self.actual}
 
 
 class CaseNotFound(JiekunError):
@@ -192,7 +225,11 @@ class CaseNotFound(JiekunError):
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
-        super().__init__(f"no case {case_id!r} is stored")
+        super().__init__(f"no case {case_id!r} is stored",
+                         message_zh=f"未找到案件 {case_id}，请核对案件编号。")
+
+    def details(self) -> dict[str, Any]:
+        return {"case": self.case_id}
 
 
 class VersionConflict(JiekunError):
@@ -203,25 +240,32 @@ class VersionConflict(JiekunError):
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
-        super().__init__(f"case {case_id} changed in the store while it was being decided")
+        super().__init__(f"case {case_id} changed in the store while it was being decided",
+                         message_zh=f"案件 {case_id} 在办理过程中被其他操作更新，请重试。")
+
+    def details(self) -> dict[str, Any]:
+        return {"case": self.case_id}
 
 
 class TimerGone(JiekunError):
     """The timer to fire is no longer pending: fired by another process, or void."""
 
     rule = "E-TIMER-GONE"
+    default_zh = "该计时器已不在待触发状态（已由其他进程触发，或已作废），无需再次触发。"
 
 
 class IdempotencyMismatch(JiekunError):
     """An idempotency key was used before for another command."""
 
     rule = "E-IDEMPOTENCY"
+    default_zh = "该幂等键（idempotency key）已用于另一项请求，不能用于内容不同的请求；请换用新键。"
 
 
 class SchemaBehind(JiekunError):
     """The store's schema is missing or older than this jiekun (run ``jiekun db upgrade``)."""
 
     rule = "E-SCHEMA"
+    default_zh = "数据库尚未建立或版本过旧，请先运行 jiekun db upgrade；未作任何更改。"
 
 
 class StoreBusy(JiekunError):
@@ -233,7 +277,12 @@ class StoreBusy(JiekunError):
         self.pool_size = pool_size
         self.timeout = timeout
         super().__init__(f"all {pool_size} connections of the store stayed busy for "
-                         f"{timeout:g} s; try again, or open the engine with a larger pool_size")
+                         f"{timeout:g} s; try again, or open the engine with a larger pool_size",
+                         message_zh=f"数据库的 {pool_size} 个连接在 {timeout:g} 秒内一直繁忙，"
+                                    "请稍后重试；未作任何更改。")
+
+    def details(self) -> dict[str, Any]:
+        return {"pool_size": self.pool_size, "timeout": self.timeout}
 
 
 class StoreClosed(JiekunError):
@@ -241,6 +290,24 @@ class StoreClosed(JiekunError):
     unavailable to this engine)."""
 
     rule = "E-BUSY"
+    default_zh = "引擎已关闭，数据库不可用，请重新打开后再办理；未作任何更改。"
+
+
+class StoreUnavailable(JiekunError):
+    """The store could not be reached or opened (E-BUSY: unavailable; nothing changed):
+    ``store`` is where it was looked for, ``detail`` what the database said."""
+
+    rule = "E-BUSY"
+
+    def __init__(self, store: str, detail: str) -> None:
+        self.store = store
+        self.detail = detail
+        super().__init__(f"the store at {store} is unavailable: {detail}",
+                         message_zh=f"无法打开数据库 {store}，请检查数据库地址和数据库服务是否"
+                                    "正常；未作任何更改。")
+
+    def details(self) -> dict[str, Any]:
+        return {"store": self.store, "detail": self.detail}
 
 
 class HistoryTampered(JiekunError):
@@ -253,4 +320,9 @@ class HistoryTampered(JiekunError):
         self.case_id = case_id
         self.seq = seq
         self.reason = reason
-        super().__init__(f"case {case_id}, event {seq}: {reason}")
+        super().__init__(f"case {case_id}, event {seq}: {reason}",
+                         message_zh=f"案件 {case_id} 的第 {seq} 条记录与前一条不衔接（记录缺失、"
+                                    "重复或被改动），请联系管理员核查。")
+
+    def details(self) -> dict[str, Any]:
+        return {"case": self.case_id, "seq": self.seq, "reason": self.reason}

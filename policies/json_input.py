@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.field_texts import BilingualValueError, zh_of
 from jiekun.policies.money import IntLiteral, NumberLiteral
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise BilingualValueError(f"{name} is not valid JSON", f"{name} 不是有效的 JSON 值")
 
 
 def loads(text: str | bytes, what: str = "JSON") -> Any:
@@ -22,6 +23,9 @@ def loads(text: str | bytes, what: str = "JSON") -> Any:
                           parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno} column {error.colno}"
-        raise InvalidInput(what, [FieldProblem("", f"not JSON: {error.msg} at {where}")]) from None
+        raise InvalidInput(what, [FieldProblem(
+            "", f"not JSON: {error.msg} at {where}",
+            f"不是有效的 JSON：第 {error.lineno} 行第 {error.colno} 列有误")]
+        ) from None
     except ValueError as error:
-        raise InvalidInput(what, [FieldProblem("", str(error))]) from None
+        raise InvalidInput(what, [FieldProblem("", str(error), zh_of(error))]) from None

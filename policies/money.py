@@ -12,6 +12,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from jiekun.policies.field_texts import BilingualValueError
+
 MAX_AMOUNT = Decimal("100000000")
 _PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 _CENT = Decimal("0.01")
@@ -47,7 +49,7 @@ def _shortest_form(literal: str) -> str | None:
 def parse_amount(value: object) -> Decimal:
     """The amount as a Decimal; ValueError, with a reason, if workflow/CONTRACT.md refuses it."""
     if isinstance(value, bool):
-        raise ValueError("an amount cannot be a boolean")
+        raise BilingualValueError("an amount cannot be a boolean", "金额不能是 true 或 false")
     if isinstance(value, IntLiteral):
         text = value.text
     elif isinstance(value, int):
@@ -55,23 +57,28 @@ def parse_amount(value: object) -> Decimal:
     elif isinstance(value, NumberLiteral):
         shortest = _shortest_form(value)
         if shortest is None:
-            raise ValueError(f"an amount cannot have an exponent ({value})")
+            raise BilingualValueError(f"an amount cannot have an exponent ({value})",
+                                      f"金额不能用科学计数法（{value}）")
         text = shortest
     elif isinstance(value, str):
         text = value
     elif isinstance(value, Decimal):
         text = format(value, "f") if value.is_finite() else "nan"
     elif isinstance(value, float):
-        raise ValueError("floats are not accepted for money: pass a string or a Decimal")
+        raise BilingualValueError("floats are not accepted for money: pass a string or a "
+                                  "Decimal", "金额不接受浮点数，请写成文字或 Decimal")
     else:
-        raise ValueError(f"an amount must be a string or a number, not {type(value).__name__}")
+        raise BilingualValueError(
+            f"an amount must be a string or a number, not {type(value).__name__}",
+            "金额应写成文字或数字")
     if not _PATTERN.fullmatch(text):
-        raise ValueError(
-            f"{text!r} is not an amount: digits with at most two decimals, no sign, no spaces"
-        )
+        raise BilingualValueError(
+            f"{text!r} is not an amount: digits with at most two decimals, no sign, no spaces",
+            f"“{text}”不是有效金额：只能是数字，最多两位小数，不带正负号和空格")
     amount = Decimal(text)
     if amount > MAX_AMOUNT:
-        raise ValueError(f"{text} is over the limit of 100000000")
+        raise BilingualValueError(f"{text} is over the limit of 100000000",
+                                  f"{text} 超过上限 100000000")
     return amount
 
 

@@ -20,15 +20,17 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from jiekun.policies.aid_tables import AidPolicy
-from jiekun.policies.application import problems_of
+from jiekun.policies.application import problem_lines, problem_lines_zh, problems_of
 from jiekun.policies.errors import InvalidPolicyFile, PolicyNotInForce
+from jiekun.policies.field_texts import BilingualValueError
 
 DEFAULT_POLICY_FILE = "wx-2023-45.toml"
 
 
 def _decimal_text(value: object) -> object:
     if isinstance(value, float | bool):
-        raise ValueError("write amounts as strings, e.g. \"1167\"")
+        raise BilingualValueError("write amounts as strings, e.g. \"1167\"",
+                                  "金额请写成文字，例如 \"1167\"")
     return value
 
 
@@ -85,7 +87,9 @@ class CalendarYear(_Strict):
     def _dates_in_year(self) -> CalendarYear:
         wrong = [d for d in (*self.holidays, *self.workdays) if d.year != self.year]
         if wrong:
-            raise ValueError(f"dates outside {self.year}: {', '.join(map(str, wrong))}")
+            listed = ", ".join(map(str, wrong))
+            raise BilingualValueError(f"dates outside {self.year}: {listed}",
+                                      f"以下日期不在 {self.year} 年内：{listed}")
         return self
 
 
@@ -112,9 +116,12 @@ class Policy(_Strict):
     def _table_in_order(self) -> Policy:
         starts = [entry.effective_from for entry in self.living_standard]
         if starts != sorted(set(starts)):
-            raise ValueError("living_standard entries must be in increasing effective_from order")
+            raise BilingualValueError(
+                "living_standard entries must be in increasing effective_from order",
+                "低保标准（living_standard）须按生效日期（effective_from）从早到晚排列")
         if self.known_until < starts[-1]:
-            raise ValueError("known_until is before the last living_standard entry")
+            raise BilingualValueError("known_until is before the last living_standard entry",
+                                      "known_until 早于最后一条低保标准的生效日期")
         return self
 
     @cached_property
@@ -128,16 +135,20 @@ class Policy(_Strict):
         """L in force on ``on``; PolicyNotInForce rather than reusing an old value."""
         where = self.file or self.id
         if on < self.effective_from:
-            raise PolicyNotInForce(on, f"before {self.id} took effect on "
-                                       f"{self.effective_from.isoformat()}")
+            took_effect = self.effective_from.isoformat()
+            raise PolicyNotInForce(on, f"before {self.id} took effect on {took_effect}",
+                                   f"政策 {self.id} 自 {took_effect} 起施行，此前的日期不适用")
         if on > self.known_until:
             raise PolicyNotInForce(on, f"the minimum living standard is known only until "
                                        f"{self.known_until.isoformat()}: add the value in force "
-                                       f"on {on.isoformat()} to {where}")
+                                       f"on {on.isoformat()} to {where}",
+                                   f"低保标准只录入到 {self.known_until.isoformat()}，"
+                                   f"请管理员在 {where} 中补充 {on.isoformat()} 适用的标准")
         entries = [e for e in self.living_standard if e.effective_from <= on]
         if not entries:
-            raise PolicyNotInForce(on, f"no minimum living standard before "
-                                       f"{self.living_standard[0].effective_from} in {where}")
+            first = self.living_standard[0].effective_from
+            raise PolicyNotInForce(on, f"no minimum living standard before {first} in {where}",
+                                   f"{where} 中没有 {first} 之前的低保标准")
         return entries[-1]
 
 
@@ -145,12 +156,15 @@ def parse_policy(text: str, file: str) -> Policy:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise InvalidPolicyFile(f"{file}: not TOML: {error}") from None
+        raise InvalidPolicyFile(f"{file}: not TOML: {error}",
+                                message_zh=f"政策文件 {file} 不是有效的 TOML 格式") from None
     try:
         return Policy.model_validate({**raw, "file": file})
     except ValidationError as error:
-        lines = "\n".join(f"  {p}" for p in problems_of(error))
-        raise InvalidPolicyFile(f"{file}: invalid policy:\n{lines}") from None
+        problems = problems_of(error)
+        raise InvalidPolicyFile(problem_lines(f"{file}: invalid policy:", problems),
+                                message_zh=problem_lines_zh(f"政策文件 {file} 内容有误：",
+                                                            problems)) from None
 
 
 def load_policy(path: Path | str | None = None) -> Policy:
@@ -163,5 +177,6 @@ def load_policy(path: Path | str | None = None) -> Policy:
     try:
         text = path.read_text("utf-8")
     except OSError as error:
-        raise InvalidPolicyFile(f"{path}: cannot read: {error.strerror}") from None
+        raise InvalidPolicyFile(f"{path}: cannot read: {error.strerror}",
+                                message_zh=f"无法读取政策文件 {path}") from None
     return parse_policy(text, str(path))

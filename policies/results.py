@@ -8,15 +8,19 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RuleResult:
+    """One rule's outcome. ``rules`` holds the results a rule is made of, as data (R-ELIGIBLE:
+    every rule of §1.2 with its figures), never flattened into ``figures``."""
+
     id: str
     passed: bool
     citation: str
     explanation_zh: str
     explanation_en: str
     figures: dict[str, str] = field(default_factory=dict)
+    rules: tuple[RuleResult, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "passed": self.passed,
             "citation": self.citation,
@@ -24,3 +28,6 @@ class RuleResult:
             "explanation_zh": self.explanation_zh,
             "explanation_en": self.explanation_en,
         }
+        if self.rules:  # only where there are some: assess's rules keep their shape
+            out["rules"] = [r.as_json() for r in self.rules]
+        return out

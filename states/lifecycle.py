@@ -45,6 +45,15 @@ STATES = (
     StateDef("purged", Label("档案已销毁", "Purged"), C, final=True, closed=True),
 )
 
+# How the lifecycle names who acts, for people: the diagrams and the refusals' texts.
+ROLE_LABELS: dict[Role, Label] = {
+    Role.WORKER: Label("职工", "worker"),
+    Role.GRASSROOTS_UNION: Label("基层工会", "grassroots union"),
+    Role.FEDERATION: Label("总工会", "federation"),
+    Role.SYSTEM: Label("系统", "system"),
+    Role.AUDITOR: Label("审计", "auditor"),
+}
+
 APPLICATION_STATES = (
     "submitted", "preliminary_review", "unit_publicity", "upper_review", "media_publicity",
 )

@@ -4,8 +4,9 @@
 
 ``Engine.open(url, upgrade=True)`` opens (and creates or migrates) a store; commands return
 ``Event``s, reads return ``CaseState``s; every refusal is a ``JiekunError`` subclass that
-changed nothing. The rest of the package (the lifecycle machine, the decider, replay, the
-command line) is reachable through its modules but is not this surface.
+changed nothing, with a stable ``code``, ``message_zh``, ``message_en`` and ``as_json()``.
+The rest of the package (the lifecycle machine, the decider, replay, the command line) is
+reachable through its modules but is not this surface.
 """
 
 from jiekun.policies.authorization import Actor
@@ -14,9 +15,11 @@ from jiekun.policies.errors import (
     ConcurrencyConflict,
     FieldProblem,
     GuardFailed,
+    HistoryOutOfOrder,
     HistoryTampered,
     IdempotencyMismatch,
     InvalidApplication,
+    InvalidArgument,
     InvalidInput,
     InvalidPayload,
     InvalidPolicyFile,
@@ -27,8 +30,10 @@ from jiekun.policies.errors import (
     SchemaBehind,
     StoreBusy,
     StoreClosed,
+    StoreUnavailable,
     TimerGone,
     TransitionNotAllowed,
+    UnknownTrigger,
     VersionConflict,
 )
 from jiekun.workflow.engine import Engine
@@ -44,9 +49,11 @@ __all__ = [
     "Event",
     "FieldProblem",
     "GuardFailed",
+    "HistoryOutOfOrder",
     "HistoryTampered",
     "IdempotencyMismatch",
     "InvalidApplication",
+    "InvalidArgument",
     "InvalidInput",
     "InvalidPayload",
     "InvalidPolicyFile",
@@ -57,7 +64,9 @@ __all__ = [
     "SchemaBehind",
     "StoreBusy",
     "StoreClosed",
+    "StoreUnavailable",
     "TimerGone",
     "TransitionNotAllowed",
+    "UnknownTrigger",
     "VersionConflict",
 ]

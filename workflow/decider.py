@@ -16,7 +16,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from jiekun.policies.aid_tables import PAID_ITEMS
+from jiekun.policies.aid_tables import ITEM_LABELS, PAID_ITEMS
 from jiekun.policies.application import Application
 from jiekun.policies.authorization import Parties, authorize
 from jiekun.policies.calendar import WorkingCalendar
@@ -28,8 +28,12 @@ from jiekun.policies.errors import (
     JiekunError,
     ObjectionProblem,
     TransitionNotAllowed,
+    UnknownTrigger,
 )
+from jiekun.policies.field_texts import MISSING
+from jiekun.policies.labels import closest_triggers, trigger_zh
 from jiekun.policies.policy_file import Policy, load_policy
+from jiekun.policies.results import RuleResult
 from jiekun.states import Effect, FieldType, Lifecycle, Route, TriggerDef
 from jiekun.workflow.context import Decision, OpenCases
 from jiekun.workflow.effects import apply, derive
@@ -89,20 +93,32 @@ def _stale_accident(case: CaseState, payload: Mapping[str, Any]) -> list[FieldPr
     if accident.member in names:
         return []
     return [FieldProblem("data.accident", f"required: the case's accident names "
-                         f"{accident.member!r}, who is not in the new household")]
+                         f"{accident.member!r}, who is not in the new household",
+                         f"必须填写：本案的意外事件涉及“{accident.member}”，但其已不在新的家庭成员中，"
+                         "请更新或删除意外事件", MISSING)]
 
 
 def _aid_payload(payload: Mapping[str, Any]) -> list[FieldProblem]:
     item = payload["item"]
     if item in PAID_ITEMS:
-        problems = [FieldProblem(f"data.{f}", f"required for {item} aid")
+        name = ITEM_LABELS[item]
+        problems = [FieldProblem(f"data.{f}", f"required for {item} aid",
+                                 f"发放{name}必须填写此项", MISSING)
                     for f in ("tier", "amount") if f not in payload]
         if item != "medical" and "self_paid_medical_total" in payload:
             problems.append(FieldProblem("data.self_paid_medical_total",
-                                         "declared with medical aid only"))
+                                         "declared with medical aid only",
+                                         "只有发放医疗救助时才填写年度自付医疗费用"))
         return problems
-    return [FieldProblem(f"data.{f}", f"{item} is not paid in money")
+    return [FieldProblem(f"data.{f}", f"{item} is not paid in money",
+                         f"{ITEM_LABELS[item]}不发放现金，不应填写此项")
             for f in ("amount", "tier", "self_paid_medical_total") if f in payload]
+
+
+def _objection_refusal(trigger: str, result: RuleResult) -> ObjectionProblem:
+    return ObjectionProblem(f"{trigger} refused: {result.explanation_en}",
+                            message_zh=f"不能执行{trigger_zh(trigger)}：{result.explanation_zh}",
+                            figures=result.figures)
 
 
 class _NoCases:
@@ -137,19 +153,24 @@ class Decider:
         payload = validate_payload(trigger, command.data, local_date(command.at))
         problems = []
         if command.trigger == "raise_objection" and payload["objection_id"] in case.objections_used:
+            used = payload["objection_id"]
             problems.append(FieldProblem("data.objection_id",
-                                         f"{payload['objection_id']} was used before in this case"))
+                                         f"{used} was used before in this case",
+                                         f"异议编号 {used} 在本案中已使用过，请换用新编号"))
         if command.trigger == "cancel" and payload["reason"] == "other" and not payload.get(
                 "detail"):
-            problems.append(FieldProblem("data.detail", "required when the reason is other"))
+            problems.append(FieldProblem("data.detail", "required when the reason is other",
+                                         "注销原因为“其他”（other）时必须填写说明", MISSING))
         new = payload.get("application")
         if command.trigger == "amend_application" and isinstance(new, Application):
             if new.applicant.id_number != case.applicant_id:
                 problems.append(FieldProblem("data.applicant.id_number",
-                                             "an amendment cannot change the applicant"))
+                                             "an amendment cannot change the applicant",
+                                             "补正材料不能更换申请人"))
             if new.grassroots_union != case.grassroots_union:
                 problems.append(FieldProblem("data.grassroots_union", "an amendment cannot "
-                                             "change the union that received the application"))
+                                             "change the union that received the application",
+                                             "补正材料不能更换受理申请的基层工会"))
         problems += _stale_accident(case, payload)
         problems += _aid_payload(payload) if command.trigger == "grant_aid" else []
         if problems:
@@ -197,20 +218,26 @@ class Decider:
         trigger = self.lifecycle.trigger_index.get(command.trigger)
         rule_id = trigger.refused_elsewhere_by if trigger is not None else None
         if rule_id is None or state is None:
-            return TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+            return self.not_allowed(state, command.trigger)
         decision = Decision(case, command, {}, self.policy, self.calendar, _NoCases(), state)
         return GuardFailed(command.trigger, [GUARDS[rule_id](decision)])
+
+    def not_allowed(self, state: str | None, trigger: str) -> TransitionNotAllowed:
+        """E-TRANSITION; a name that is no trigger at all (a typo) names the closest ones."""
+        allowed = self.allowed_triggers(state)
+        if trigger in self.lifecycle.trigger_index:
+            return TransitionNotAllowed(state, trigger, allowed)
+        return UnknownTrigger(state, trigger, allowed, closest_triggers(trigger, allowed))
 
     def _refusal(self, subject: Subject, state: str | None, trigger: str) -> Exception:
         if subject.failure is not None:
             return subject.failure
         failed = [r for r in subject.results if not r.passed]
         if failed and failed[0].id == "E-OBJECTION":
-            return ObjectionProblem(f"{trigger} refused: {failed[0].explanation_en} / "
-                                    f"{failed[0].explanation_zh}")
+            return _objection_refusal(trigger, failed[0])
         if failed:
             return GuardFailed(trigger, failed)
-        return TransitionNotAllowed(state, trigger, self.allowed_triggers(state))
+        return self.not_allowed(state, trigger)
 
     @staticmethod
     def _recorded(command: Command, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,11 +266,11 @@ class Decider:
         check_order(case, command.trigger, command.at, self.lifecycle, self.policy,
                     self.calendar)
         if command.trigger not in self.allowed_triggers(state):
-            raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+            raise self.not_allowed(state, command.trigger)
         trigger = self.lifecycle.trigger(command.trigger)
         route = self.lifecycle.route_taken(command.trigger, state, derived.state)
         if route is None:
-            raise TransitionNotAllowed(state, command.trigger, self.allowed_triggers(state))
+            raise self.not_allowed(state, command.trigger)
         unverifiable = 0
         actor = command.actor
         parties = case.parties if state is not None else Parties(
@@ -272,7 +299,7 @@ class Decider:
                 continue
             result = GUARDS[guard](decision)
             if not result.passed:
-                raise (ObjectionProblem(result.explanation_en) if guard == "E-OBJECTION"
+                raise (_objection_refusal(trigger.name, result) if guard == "E-OBJECTION"
                        else GuardFailed(trigger.name, [result]))
         event = Event(case_id=case.case_id, seq=case.version + 1, at=command.at,
                       trigger=command.trigger, actor=actor.as_json(),

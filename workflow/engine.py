@@ -90,7 +90,9 @@ class Engine:
         missing = None if upgrade else database.missing_sqlite_file(url)
         if missing is not None:
             raise SchemaBehind(f"there is no store at {missing}: run `jiekun db upgrade --db "
-                               f"{url}`, or open it with upgrade=True")
+                               f"{url}`, or open it with upgrade=True",
+                               message_zh=f"没有找到数据库文件 {missing}：请先运行 jiekun db "
+                                          f"upgrade --db {url}（或以 upgrade=True 打开）")
         engine = database.make_engine(url, pool_size=pool_size, timeout=timeout)
         try:
             if upgrade:

@@ -16,6 +16,7 @@ from typing import Any
 
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.field_texts import BilingualValueError, zh_of
 from jiekun.policies.json_input import loads
 from jiekun.policies.money import NumberLiteral
 
@@ -40,16 +41,19 @@ class HistoryLine:
 def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
     value = obj.get(key)
     if isinstance(value, NumberLiteral) or not isinstance(value, str) or not value:
-        raise ValueError(f"{where}{key}: must be a non-empty string")
+        raise BilingualValueError(f"{where}{key}: must be a non-empty string",
+                                  f"{where}{key}：应为非空的文字")
     return value
 
 
 def _actor(raw: object) -> Actor:
     if not isinstance(raw, Mapping):
-        raise ValueError("actor: must be an object")
+        raise BilingualValueError("actor: must be an object", "actor：应为对象")
     unknown = set(raw) - {"role", "org", "id_number"}
     if unknown:
-        raise ValueError(f"actor.{sorted(unknown)[0]}: unknown field")
+        name = sorted(unknown)[0]
+        raise BilingualValueError(f"actor.{name}: unknown field",
+                                  f"actor.{name}：不认识的字段（可能拼写有误）")
     role = _text(raw, "role", "actor.")
     org = _text(raw, "org", "actor.") if "org" in raw else None
     id_number = _text(raw, "id_number", "actor.") if "id_number" in raw else None
@@ -58,33 +62,39 @@ def _actor(raw: object) -> Actor:
 
 def _time(raw: object) -> datetime:
     if not isinstance(raw, str) or isinstance(raw, NumberLiteral):
-        raise ValueError("at: must be an ISO 8601 time with an offset")
+        raise BilingualValueError("at: must be an ISO 8601 time with an offset",
+                                  "at：应为带时区的 ISO 8601 时间（例如 +08:00）")
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"at: {raw!r} is not an ISO 8601 time") from None
+        raise BilingualValueError(f"at: {raw!r} is not an ISO 8601 time",
+                                  f"at：“{raw}”不是 ISO 8601 时间") from None
     if moment.utcoffset() is None:
-        raise ValueError(f"at: {raw!r} has no offset (naive times are refused)")
+        raise BilingualValueError(f"at: {raw!r} has no offset (naive times are refused)",
+                                  f"at：“{raw}”没有注明时区（例如 +08:00）")
     return moment
 
 
 def parse_line(text: str, number: int) -> HistoryLine:
     obj = loads(text, f"history line {number}")
     if not isinstance(obj, Mapping):
-        raise ValueError("must be a JSON object")
+        raise BilingualValueError("must be a JSON object", "应为 JSON 对象")
     unknown = set(obj) - _KEYS
     if unknown:
-        raise ValueError(f"{sorted(unknown)[0]}: unknown key")
+        key = sorted(unknown)[0]
+        raise BilingualValueError(f"{key}: unknown key", f"{key}：不认识的键（可能拼写有误）")
     data = obj.get("data")
     if data is not None and not isinstance(data, Mapping):
-        raise ValueError("data: must be an object")
+        raise BilingualValueError("data: must be an object", "data：应为对象")
     derived = obj.get("derived")
     if derived is not None and not isinstance(derived, Mapping):
-        raise ValueError("derived: must be an object")
+        raise BilingualValueError("derived: must be an object", "derived：应为对象")
     line = HistoryLine(number, _text(obj, "case", ""), _time(obj.get("at")),
                        _text(obj, "event", ""), _actor(obj.get("actor")), data, derived)
     if line.redacted and derived is None:
-        raise ValueError("a redacted event must carry its recorded derivations (derived)")
+        raise BilingualValueError(
+            "a redacted event must carry its recorded derivations (derived)",
+            "已脱敏的事件必须附有记录的推导结果（derived）")
     return line
 
 
@@ -96,11 +106,12 @@ def parse_history(lines: Iterable[str]) -> Iterator[HistoryLine]:
         try:
             yield parse_line(text, number)
         except InvalidInput as error:
-            raise InvalidInput("history file", [FieldProblem(f"line {number}", str(p))
-                                                for p in error.problems]) from None
+            raise InvalidInput("history file", [
+                FieldProblem(f"line {number}", str(p), p.text_zh, p.code)
+                for p in error.problems]) from None
         except ValueError as error:
-            raise InvalidInput("history file",
-                               [FieldProblem(f"line {number}", str(error))]) from None
+            raise InvalidInput("history file", [
+                FieldProblem(f"line {number}", str(error), zh_of(error))]) from None
 
 
 def event_line(case_id: str, at: datetime, trigger: str, actor: Mapping[str, str],

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from transitions import EventData, Machine
 
 from jiekun.policies.errors import FieldProblem, InvalidPayload, JiekunError
+from jiekun.policies.field_texts import MISSING
+from jiekun.policies.labels import state_zh
 from jiekun.policies.results import RuleResult
 from jiekun.policies.rules import RULE_IDS
 from jiekun.states import Branch, Lifecycle, Route, build_lifecycle
@@ -84,7 +86,9 @@ def _route_condition(route: Route, trigger: str) -> Condition:
         if missing:
             origin = decision.case.came_from
             subject.failure = InvalidPayload(trigger, [
-                FieldProblem(f"data.{f}", f"required when coming from {origin}") for f in missing])
+                FieldProblem(f"data.{f}", f"required when coming from {origin}",
+                             f"案件从{state_zh(origin)}返回时必须填写此项", MISSING)
+                for f in missing])
             return False
         for check in guards:
             result = check(decision)

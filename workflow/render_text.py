@@ -41,5 +41,7 @@ def replay(report: dict[str, Any]) -> str:
         if violation:
             lines.append(f"  violation at line {violation['line']} ({violation['event']}): "
                          f"{violation['rule']}: {violation['message']}")
+            if violation.get("message_zh"):
+                lines.append(f"  违规（第 {violation['line']} 行）：{violation['message_zh']}")
     lines.append(f"{report['violations']} case(s) with a violation")
     return "\n".join(lines)

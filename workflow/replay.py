@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
+from jiekun.policies.errors import UNAVAILABLE, FieldProblem, InvalidInput, JiekunError
+from jiekun.policies.field_texts import pydantic_zh
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.history import HistoryLine, parse_history
 from jiekun.workflow.records import CaseState, Command, Derived, Event
@@ -25,10 +26,11 @@ class Violation:
     event: str
     rule: str
     message: str
+    message_zh: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"line": self.line, "event": self.event, "rule": self.rule,
-                "message": self.message}
+                "message": self.message, "message_zh": self.message_zh}
 
 
 @dataclass
@@ -93,7 +95,10 @@ def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
     try:
         event, after, unverifiable = fire(case, command, line)
     except JiekunError as refusal:
-        replay.violation = Violation(line.line, line.trigger, refusal.rule, refusal.message)
+        if refusal.code in UNAVAILABLE:  # ``case import``: the store's state, not the line's
+            raise
+        replay.violation = Violation(line.line, line.trigger, refusal.rule, refusal.message,
+                                     refusal.message_zh)
         return
     replay.events.append(event)
     replay.case = after
@@ -129,7 +134,8 @@ def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport
                 derived = Derived.model_validate(line.derived)
             except ValidationError as error:
                 raise InvalidInput("history file", [FieldProblem(
-                    f"line {line.line}", f"derived: {error.errors()[0]['msg']}")]) from None
+                    f"line {line.line}", f"derived: {error.errors()[0]['msg']}",
+                    f"derived：{pydantic_zh(error.errors()[0])}")]) from None
             event, unverifiable = decider.decide_recorded(current, command, derived,
                                                           line.redacted)
             after = decider.apply(current, event)

@@ -70,10 +70,12 @@ def due_by(case: CaseState, at: datetime, lifecycle: Lifecycle, policy: Policy,
         except PolicyNotInForce as unknown:
             days = policy.durations.working_days(timer.kind.value)
             if at >= timer.started + timedelta(days=days):
-                raise PolicyNotInForce(unknown.on, f"the {timer.kind.value} timer of case "
-                                       f"{case.case_id} (started {timer.started.isoformat()})"
-                                       f" waits for that calendar year: {unknown.reason}"
-                                       ) from None
+                started = timer.started.isoformat()
+                raise PolicyNotInForce(
+                    unknown.on, f"the {timer.kind.value} timer of case {case.case_id} (started "
+                    f"{started}) waits for that calendar year: {unknown.reason}",
+                    f"案件 {case.case_id} 的计时器（{started} 开始）所需年份的工作日历尚未录入，"
+                    "请先由管理员补充该年度日历") from None
             continue
         if due <= at:
             return DueTimer(timer, definition, due)

@@ -27,7 +27,7 @@ def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:
         if line.redacted:
             raise InvalidInput("history file", [FieldProblem(
                 f"line {line.line}", "a redacted event cannot be imported: its personal data "
-                "was destroyed")])
+                "was destroyed", "已脱敏的事件不能导入：其个人信息已销毁")])
         event = engine.execute(command)
         return event, engine.decider.apply(case if case.state else None, event), 0
 

@@ -25,7 +25,7 @@ from jiekun.policies.deadlines import (
     publicity_elapsed_at,
     years_due,
 )
-from jiekun.policies.errors import PolicyNotInForce
+from jiekun.policies.errors import InvalidArgument, PolicyNotInForce
 from jiekun.policies.policy_file import DEFAULT_POLICY_FILE, load_policy
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "policies" / "data" / DEFAULT_POLICY_FILE
@@ -157,9 +157,10 @@ def test_utc_late_evening_is_the_next_shanghai_day(cal: WorkingCalendar) -> None
 
 
 def test_naive_times_are_refused(cal: WorkingCalendar) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgument) as refused:
         publicity_elapsed_at(datetime(2024, 1, 8, 9, 30), 5, cal)
-    with pytest.raises(ValueError):
+    assert refused.value.code == "E-INPUT"
+    with pytest.raises(InvalidArgument):
         months_due(datetime(2024, 1, 8, 9, 30), 6)
 
 

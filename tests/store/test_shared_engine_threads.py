@@ -121,8 +121,11 @@ class Monitor:
             while not self.stop.is_set():
                 self.writers.append(store_of(self.engine).connections)
                 if self.admin is not None:
-                    row = self.admin.execute("SELECT count(*) FROM pg_stat_activity "
-                                             "WHERE datname = current_database()").fetchone()
+                    # client connections only: an autovacuum or parallel worker on this
+                    # database is the server's own, not the engine's
+                    row = self.admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND backend_type = 'client backend'").fetchone()
                     assert row is not None
                     self.server.append(int(row[0]))
                 time.sleep(0.001)

@@ -2,7 +2,8 @@
 on it. Each command family lives in its own module; shared options and helpers are in ``common``.
 
 Exit codes: 0 done (``replay``: no violation), 1 violations or tampering found, 2 invalid input
-(nothing changed), 3 the policy does not cover a date. Errors go to stderr.
+or a refused command, 3 the policy does not cover a date, 4 the store or a key is unavailable
+(``common.exit_code``). Errors go to stderr, with their code and both texts.
 """
 
 from __future__ import annotations

@@ -9,18 +9,9 @@ import click
 
 from jiekun.policies.application import validate_application
 from jiekun.policies.eligibility import assess as assess_household
-from jiekun.policies.errors import InvalidInput, PolicyNotInForce
 from jiekun.policies.json_input import loads
 from jiekun.workflow import render_text
-from jiekun.workflow.cli.common import (
-    EXIT_INVALID,
-    EXIT_POLICY,
-    common,
-    emit,
-    fail,
-    read_input,
-    read_policy,
-)
+from jiekun.workflow.cli.common import common, emit, read_input, read_policy
 from jiekun.workflow.clock import RealClock, today
 
 
@@ -30,14 +21,11 @@ from jiekun.workflow.clock import RealClock, today
               help="assessment date YYYY-MM-DD (default: today, Asia/Shanghai)")
 @common
 def assess(application: str, as_of: Any, fmt: str, policy_file: str | None) -> None:
-    """Assess APPLICATION (a JSON file, - for stdin) without storing anything."""
+    """Assess APPLICATION (a JSON file, - for stdin) without storing anything.
+
+    Exit 2 for an invalid application (whatever its date), 3 when the policy does not cover
+    the date (``common`` reports both)."""
     policy = read_policy(policy_file, fmt)
     on: date = as_of.date() if as_of is not None else today(RealClock())
-    try:
-        valid = validate_application(loads(read_input(application, fmt), application), on)
-        result = assess_household(valid, policy, on).as_json()
-    except InvalidInput as error:
-        fail(fmt, EXIT_INVALID, error)
-    except PolicyNotInForce as error:
-        fail(fmt, EXIT_POLICY, error)
-    emit(fmt, result, render_text.assessment)
+    valid = validate_application(loads(read_input(application, fmt), application), on)
+    emit(fmt, assess_household(valid, policy, on).as_json(), render_text.assessment)

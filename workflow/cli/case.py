@@ -3,49 +3,41 @@ histories, submit and fire one command, show, history and list as a reader sees 
 
 Every command takes ``--db URL`` (default ``$JIEKUN_DB``, else ``sqlite:///jiekun.db``).
 Reads are made as ``--as ROLE[:ORG]`` (default ``auditor``), and see what that reader may see.
+A refused command (or read) changes nothing and exits as ``common.exit_code`` says: 2, or 3
+for E-POLICY, or 4 when the store is unavailable.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
 from jiekun.policies.json_input import loads
 from jiekun.workflow import render_text
 from jiekun.workflow.cli.common import (
-    EXIT_INVALID,
     EXIT_VIOLATIONS,
+    TIME_HELP,
     as_option,
     common,
     db_option,
     emit,
-    fail,
     open_engine,
     parse_actor,
     read_input,
+    read_time,
 )
 from jiekun.workflow.clock import RealClock
-from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.transfer import export_lines, import_history
 
 
 def _when(text: str | None, fmt: str) -> datetime:
-    if text is None:
-        return RealClock().now()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.utcoffset() is None:
-        fail(fmt, EXIT_INVALID, InvalidInput("--at", [FieldProblem(
-            "--at", f"{text!r} is not an ISO 8601 time with an offset")]))
-    return moment
+    return RealClock().now() if text is None else read_time(text, "--at", fmt)
 
 
 def case_json(case: CaseState) -> dict[str, Any]:
@@ -75,10 +67,7 @@ def case() -> None:
 def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) -> None:
     """Fire every event of HISTORY through the store at its recorded time."""
     engine = open_engine(db_url, policy_file, fmt)
-    try:
-        report = import_history(engine, read_input(history, fmt).splitlines())
-    except InvalidInput as error:
-        fail(fmt, EXIT_INVALID, error)
+    report = import_history(engine, read_input(history, fmt).splitlines())
     emit(fmt, report.as_json(), render_text.replay)
     sys.exit(EXIT_VIOLATIONS if report.violations else 0)
 
@@ -102,13 +91,9 @@ def case_export(case_id: str | None, output: str | None, db_url: str, fmt: str,
     click.echo(f"{count} events written to {output}", err=True)
 
 
-def _execute(engine: Engine, fmt: str, call: Any) -> None:
-    try:
-        event = call()
-    except InvalidInput as error:
-        fail(fmt, EXIT_INVALID, error)
-    except JiekunError as error:
-        fail(fmt, EXIT_VIOLATIONS, error)
+def _execute(fmt: str, call: Callable[[], Event]) -> None:
+    """Run one command; a refusal escapes to ``common``, which reports it (exit 2, 3 or 4)."""
+    event = call()
     emit(fmt, event_json(event), lambda e: f"{e['case']} #{e['seq']} {e['event']} → "
                                           f"{e['state']}")
 
@@ -117,7 +102,7 @@ def _execute(engine: Engine, fmt: str, call: Any) -> None:
 @click.argument("application", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--case", "case_id", required=True)
 @click.option("--actor", "actor", required=True, help="e.g. grassroots_union:gu-001")
-@click.option("--at", "at", default=None, help="ISO time with offset (default: now)")
+@click.option("--at", "at", default=None, help=f"{TIME_HELP} (default: now)")
 @click.option("--key", "key", default=None, help="idempotency key")
 @db_option
 @common
@@ -126,7 +111,7 @@ def case_submit(application: str, case_id: str, actor: str, at: str | None, key:
     """Submit APPLICATION (JSON) as a new case."""
     engine = open_engine(db_url, policy_file, fmt)
     data = loads(read_input(application, fmt), application)
-    _execute(engine, fmt, lambda: engine.submit(case_id, data, parse_actor(actor),
+    _execute(fmt, lambda: engine.submit(case_id, data, parse_actor(actor),
                                                 _when(at, fmt), idempotency_key=key))
 
 
@@ -135,7 +120,7 @@ def case_submit(application: str, case_id: str, actor: str, at: str | None, key:
 @click.argument("trigger")
 @click.option("--actor", "actor", required=True, help="e.g. federation:wuxi-city, system")
 @click.option("--data", "data", default=None, help="the payload: JSON, or @FILE")
-@click.option("--at", "at", default=None, help="ISO time with offset (default: now)")
+@click.option("--at", "at", default=None, help=f"{TIME_HELP} (default: now)")
 @click.option("--expected-version", type=int, default=None)
 @click.option("--key", "key", default=None, help="idempotency key")
 @db_option
@@ -148,19 +133,10 @@ def case_fire(case_id: str, trigger: str, actor: str, data: str | None, at: str 
     payload: Any = {}
     if data is not None:
         payload = loads(read_input(data[1:], fmt) if data.startswith("@") else data, "--data")
-    _execute(engine, fmt, lambda: engine.fire(case_id, trigger, parse_actor(actor),
+    _execute(fmt, lambda: engine.fire(case_id, trigger, parse_actor(actor),
                                               _when(at, fmt), payload,
                                               expected_version=expected_version,
                                               idempotency_key=key))
-
-
-def _read_call(fmt: str, call: Any) -> Any:
-    try:
-        return call()
-    except KeyError as error:
-        fail(fmt, EXIT_INVALID, JiekunError(f"no case {error.args[0]}"))
-    except JiekunError as error:
-        fail(fmt, EXIT_VIOLATIONS, error)
 
 
 @case.command("show")
@@ -171,7 +147,7 @@ def _read_call(fmt: str, call: Any) -> Any:
 def case_show(case_id: str, reader: str, db_url: str, fmt: str, policy_file: str | None) -> None:
     """The case now."""
     engine = open_engine(db_url, policy_file, fmt)
-    found = _read_call(fmt, lambda: engine.case(case_id, parse_actor(reader)))
+    found = engine.case(case_id, parse_actor(reader))  # E-NOT-FOUND, E-ACTOR: exit 2
     emit(fmt, case_json(found), lambda c: "\n".join(f"{k}: {v}" for k, v in c.items()))
 
 
@@ -184,7 +160,7 @@ def case_history(case_id: str, reader: str, db_url: str, fmt: str,
                  policy_file: str | None) -> None:
     """The case's events."""
     engine = open_engine(db_url, policy_file, fmt)
-    events = _read_call(fmt, lambda: engine.history(case_id, parse_actor(reader)))
+    events = engine.history(case_id, parse_actor(reader))
     emit(fmt, {"events": [event_json(e) for e in events]}, lambda h: "\n".join(
         f"#{e['seq']:<3} {e['at']}  {e['event']:<26} {e['actor']}  → {e['state']}"
         for e in h["events"]))

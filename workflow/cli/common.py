@@ -1,33 +1,40 @@
 """What the ``jiekun`` commands share: the common options, exit codes, reading input and the
 policy, opening the store, and writing the result or the error.
 
-Exit codes: 0 done (``replay``: no violation), 1 violations or tampering found, 2 invalid input
-(nothing changed), 3 the policy does not cover a date. Errors go to stderr.
+Exit codes (workflow/CONTRACT.md §3): 0 done (``replay``: no violation), 1 violations or
+tampering found, 2 invalid input or a refused command, 3 the policy does not cover a date,
+4 the store or a key is unavailable. A refusal goes to stderr with its code and both texts;
+nothing was changed.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from jiekun.policies.authorization import Actor
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import (
+    UNAVAILABLE,
     FieldProblem,
     InvalidInput,
     InvalidPolicyFile,
     JiekunError,
+    StoreUnavailable,
 )
 from jiekun.policies.policy_file import Policy, load_policy
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_VIOLATIONS, EXIT_INVALID, EXIT_POLICY = 1, 2, 3
+EXIT_VIOLATIONS, EXIT_INVALID, EXIT_POLICY, EXIT_UNAVAILABLE = 1, 2, 3, 4
 
 db_option = click.option("--db", "db_url", envvar="JIEKUN_DB", default="sqlite:///jiekun.db",
                          show_default=True, help="SQLAlchemy URL of the store ($JIEKUN_DB)")
@@ -35,19 +42,47 @@ as_option = click.option("--as", "reader", default="auditor", show_default=True,
                          help="read as ROLE[:ORG]")
 
 
-def fail(fmt: str, code: int, error: JiekunError) -> NoReturn:
-    """Write ``error`` to stderr (a JSON object under ``--format json``) and exit with ``code``."""
+def exit_code(error: JiekunError) -> int:
+    """The exit code of a refusal: 3 the policy does not cover a date (E-POLICY), 4 a store or
+    key unavailable, 1 a history found tampered (E-TAMPERED), else 2 — invalid input and every
+    other refused command (a guard's rule, E-TRANSITION, E-ACTOR, E-ORDER, E-NOT-FOUND, …)."""
+    if error.code == "E-POLICY":
+        return EXIT_POLICY
+    if error.code in UNAVAILABLE:
+        return EXIT_UNAVAILABLE
+    if error.code == "E-TAMPERED":
+        return EXIT_VIOLATIONS
+    return EXIT_INVALID
+
+
+def fail(fmt: str, error: JiekunError) -> NoReturn:
+    """Write ``error`` to stderr and exit with its code (``exit_code``): a line with the code
+    and the Chinese text, then the English text; under ``--format json`` its ``as_json()``
+    with the contract's older keys (``error``, ``message``, ``problems``) kept."""
     if fmt == "json":
-        problems = [str(p) for p in getattr(error, "problems", [])]
-        click.echo(json.dumps({"error": error.rule, "message": error.message,
-                               "problems": problems}, ensure_ascii=False), err=True)
+        body = {"error": error.code, "message": error.message_en, "problems": [],
+                **error.as_json()}
+        click.echo(json.dumps(body, ensure_ascii=False), err=True)
     else:
-        click.echo(f"jiekun: {error.message}", err=True)
-    sys.exit(code)
+        click.echo(f"jiekun: {error.code} {error.message_zh}\n{error.message_en}", err=True)
+    sys.exit(exit_code(error))
+
+
+def _reported(func: F) -> F:
+    """Any refusal a command lets escape is written and exits as ``fail`` says."""
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except JiekunError as error:
+            fail(kwargs.get("fmt", "text"), error)
+    return command  # type: ignore[return-value]
 
 
 def common(func: F) -> F:
-    """The options every command reading a policy takes: ``--format`` and ``--policy``."""
+    """The options every command reading a policy takes: ``--format`` and ``--policy``; a
+    refusal the command does not handle itself is reported (``fail``)."""
+    func = _reported(func)
     func = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                         show_default=True, help="json for machines, text for people")(func)
     return click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
@@ -60,7 +95,7 @@ def read_policy(policy_file: str | None, fmt: str) -> Policy:
     try:
         return load_policy(policy_file)
     except InvalidPolicyFile as error:
-        fail(fmt, EXIT_INVALID, error)
+        fail(fmt, error)
 
 
 def read_input(path: str, fmt: str) -> str:
@@ -68,7 +103,8 @@ def read_input(path: str, fmt: str) -> str:
     try:
         return sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        fail(fmt, EXIT_INVALID, InvalidInput(path, [FieldProblem("", f"cannot read: {error}")]))
+        fail(fmt, InvalidInput(path, [FieldProblem("", f"cannot read: {error}",
+                                                   f"无法读取：{error}")]))
 
 
 def emit(fmt: str, payload: dict[str, Any], text: Callable[[dict[str, Any]], str]) -> None:
@@ -87,9 +123,47 @@ def parse_actor(text: str) -> Actor:
     return Actor(role, org=who or None)
 
 
-def open_engine(db_url: str, policy_file: str | None, fmt: str) -> Engine:
-    """The durable engine on ``--db`` under ``--policy``; exit 2 if either cannot be opened."""
+def open_engine(db_url: str, policy_file: str | None, fmt: str,
+                decider: Decider | None = None) -> Engine:
+    """The durable engine on ``--db`` under ``--policy`` (or ``decider``, when the command has
+    one). A store that is missing, behind or unreachable exits 4 (E-SCHEMA, E-BUSY); a policy
+    file or a URL that is invalid, 2."""
+    decider = decider or Decider(read_policy(policy_file, fmt))
     try:
-        return Engine.open(db_url, decider=Decider(read_policy(policy_file, fmt)))
+        return Engine.open(db_url, decider=decider)
     except JiekunError as error:
-        fail(fmt, EXIT_INVALID, error)
+        fail(fmt, error)
+    except Exception as error:  # the driver's own error (unreachable, refused): no traceback
+        fail(fmt, unavailable(db_url, error))
+
+
+def unavailable(db_url: str, error: Exception) -> StoreUnavailable:
+    """What the database said when it could not be opened (the command line cannot name
+    the driver's exception types: only persistence/ imports SQLAlchemy)."""
+    said = str(error).strip().splitlines()
+    return StoreUnavailable(hide_password(db_url), said[0] if said else type(error).__name__)
+
+
+def hide_password(url: str) -> str:
+    """``postgresql://user:***@host/db``: a URL fit for a message."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in credentials):
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+TIME_HELP = ("ISO 8601 date or time; without an offset it is read in Asia/Shanghai "
+             "(2024-09-02T09:00 = 2024-09-02T09:00+08:00)")
+
+
+def read_time(text: str, option: str, fmt: str) -> datetime:
+    """A time given on the command line: an offset if it has one, else Asia/Shanghai (the
+    zone of every date of the notice); a date alone is its midnight."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(fmt, InvalidInput(option, [FieldProblem(
+            option, f"{text!r} is not an ISO 8601 date or time",
+            f"“{text}”不是 ISO 8601 日期或时间（例如 2024-09-02T10:00）")]))
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=SHANGHAI)

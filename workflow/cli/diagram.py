@@ -10,19 +10,19 @@ from pathlib import Path
 import click
 
 from jiekun.diagrams import PathStep, case_path_diagram, lifecycle_diagram, render, to_dot
-from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
+from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.field_texts import MISSING
 from jiekun.workflow.cli.common import (
-    EXIT_INVALID,
     as_option,
     common,
     db_option,
     fail,
+    open_engine,
     parse_actor,
     read_input,
     read_policy,
 )
 from jiekun.workflow.decider import Decider
-from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import Event
 from jiekun.workflow.replay import replay
 
@@ -38,17 +38,15 @@ def path_steps(events: Sequence[Event]) -> list[PathStep]:
 
 def _case_events(history: str | None, case_id: str, db_url: str, reader: str,
                  decider: Decider, fmt: str) -> list[Event]:
+    """The case's events from the history file, else from the store (a case the store does
+    not hold: CaseNotFound, exit 2, reported by ``common``)."""
     if history is not None:
         report = replay(read_input(history, fmt).splitlines(), decider)
         if case_id not in report.cases:
-            fail(fmt, EXIT_INVALID, InvalidInput(history, [FieldProblem(
-                "--case", f"no case {case_id} in the history")]))
+            fail(fmt, InvalidInput(history, [FieldProblem(
+                "--case", f"no case {case_id} in the history", f"历史记录中没有案件 {case_id}")]))
         return report.cases[case_id].events
-    engine = Engine.open(db_url, decider=decider)
-    try:
-        return engine.history(case_id, parse_actor(reader))
-    except KeyError:
-        fail(fmt, EXIT_INVALID, JiekunError(f"no case {case_id} in the store"))
+    return open_engine(db_url, None, fmt, decider).history(case_id, parse_actor(reader))
 
 
 @click.command()
@@ -69,8 +67,8 @@ def diagram(lang: str, guards: bool, case_id: str | None, history: str | None,
     decider = Decider(read_policy(policy_file, fmt))
     lengths = decider.policy.durations.model_dump()
     if history is not None and case_id is None:
-        fail(fmt, EXIT_INVALID, InvalidInput("options", [FieldProblem(
-            "--case", "required with --history")]))
+        fail(fmt, InvalidInput("options", [FieldProblem(
+            "--case", "required with --history", "使用 --history 时必须指定 --case", MISSING)]))
     if case_id is None:
         picture = lifecycle_diagram(decider.lifecycle, lang, guards, lengths)
     else:
@@ -83,5 +81,6 @@ def diagram(lang: str, guards: bool, case_id: str | None, history: str | None,
     try:
         written = render(picture, Path(output))
     except ValueError as error:
-        fail(fmt, EXIT_INVALID, InvalidInput("-o", [FieldProblem("-o", str(error))]))
+        fail(fmt, InvalidInput("-o", [FieldProblem(
+            "-o", str(error), "无法写出该文件：请使用 .svg、.png、.pdf 或 .dot 文件名")]))
     click.echo(f"written {written}", err=True)

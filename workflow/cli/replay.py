@@ -6,17 +6,8 @@ import sys
 
 import click
 
-from jiekun.policies.errors import InvalidInput
 from jiekun.workflow import render_text
-from jiekun.workflow.cli.common import (
-    EXIT_INVALID,
-    EXIT_VIOLATIONS,
-    common,
-    emit,
-    fail,
-    read_input,
-    read_policy,
-)
+from jiekun.workflow.cli.common import EXIT_VIOLATIONS, common, emit, read_input, read_policy
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.replay import replay as run_replay
 
@@ -27,9 +18,7 @@ from jiekun.workflow.replay import replay as run_replay
 def replay(history: str, fmt: str, policy_file: str | None) -> None:
     """Replay HISTORY (JSON Lines) in memory, checking every guard, actor and timer."""
     decider = Decider(read_policy(policy_file, fmt))
-    try:
-        report = run_replay(read_input(history, fmt).splitlines(), decider)
-    except InvalidInput as error:
-        fail(fmt, EXIT_INVALID, error)
+    # a malformed line is InvalidInput: exit 2, reported by ``common``
+    report = run_replay(read_input(history, fmt).splitlines(), decider)
     emit(fmt, report.as_json(), render_text.replay)
     sys.exit(EXIT_VIOLATIONS if report.violations else 0)

@@ -11,16 +11,15 @@ from typing import Any
 import click
 
 from jiekun.policies.deadlines import SHANGHAI
-from jiekun.policies.errors import FieldProblem, InvalidInput
 from jiekun.scheduler.firing import Firing, TimerFirer
 from jiekun.scheduler.service import SchedulerService
 from jiekun.workflow.cli.common import (
-    EXIT_INVALID,
+    TIME_HELP,
     common,
     db_option,
     emit,
-    fail,
     open_engine,
+    read_time,
 )
 from jiekun.workflow.clock import SimulatedClock
 
@@ -28,16 +27,7 @@ _FAR = datetime(9999, 1, 1, tzinfo=SHANGHAI)
 
 
 def _until(text: str | None, fmt: str) -> datetime:
-    if text is None:
-        return _FAR
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None:
-        fail(fmt, EXIT_INVALID, InvalidInput("--until", [FieldProblem(
-            "--until", f"{text!r} is not an ISO 8601 date or time")]))
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=SHANGHAI)
+    return _FAR if text is None else read_time(text, "--until", fmt)
 
 
 def _firing_json(firing: Firing) -> dict[str, Any]:
@@ -81,7 +71,7 @@ def scheduler_run(heartbeat: int, db_url: str, fmt: str, policy_file: str | None
 
 
 @scheduler.command("catch-up")
-@click.option("--until", "until", required=True, help="ISO date or time (Asia/Shanghai)")
+@click.option("--until", "until", required=True, help=TIME_HELP)
 @db_option
 @common
 def scheduler_catch_up(until: str, db_url: str, fmt: str, policy_file: str | None) -> None:
@@ -101,7 +91,7 @@ def scheduler_catch_up(until: str, db_url: str, fmt: str, policy_file: str | Non
 
 
 @scheduler.command("pending")
-@click.option("--until", "until", default=None, help="ISO date or time (default: all)")
+@click.option("--until", "until", default=None, help=f"{TIME_HELP} (default: all)")
 @click.option("--limit", default=1000, show_default=True)
 @db_option
 @common

@@ -8,8 +8,17 @@ import sys
 import click
 
 from jiekun.persistence.database import make_engine, upgrade
+from jiekun.policies.errors import JiekunError
 from jiekun.workflow.audit_parallel import verify_store
-from jiekun.workflow.cli.common import EXIT_VIOLATIONS, common, db_option, emit, open_engine
+from jiekun.workflow.cli.common import (
+    EXIT_VIOLATIONS,
+    common,
+    db_option,
+    emit,
+    fail,
+    open_engine,
+    unavailable,
+)
 
 
 @click.group()
@@ -21,7 +30,12 @@ def db() -> None:
 @db_option
 def db_upgrade(db_url: str) -> None:
     """Create or migrate the store's schema to this version of jiekun."""
-    revision = upgrade(make_engine(db_url))
+    try:
+        revision = upgrade(make_engine(db_url))
+    except JiekunError as error:  # a URL of another database: exit 2
+        fail("text", error)
+    except Exception as error:  # the driver's own error (unreachable, refused): exit 4
+        fail("text", unavailable(db_url, error))
     click.echo(f"schema at revision {revision}")
 
 

@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from jiekun.policies.errors import FieldProblem, InvalidInput, PolicyNotInForce
+from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.field_texts import MISSING
 from jiekun.workflow.cli.common import (
-    EXIT_INVALID,
-    EXIT_POLICY,
     common,
     db_option,
     emit,
@@ -31,13 +30,11 @@ from jiekun.workflow.policy_what_if import simulate_policy
 def simulate_policy_command(as_of: Any, db_url: str, fmt: str, policy_file: str | None) -> None:
     """Re-assess the open archive under --policy FILE (a proposal); change nothing."""
     if policy_file is None:
-        fail(fmt, EXIT_INVALID, InvalidInput("options", [FieldProblem(
-            "--policy", "name the proposed policy file")]))
+        fail(fmt, InvalidInput("options", [FieldProblem(
+            "--policy", "name the proposed policy file", "请用 --policy 指定拟议的政策文件",
+            MISSING)]))
     engine = open_engine(db_url, None, fmt)
     proposed = read_policy(policy_file, fmt)
     on = as_of.date() if as_of is not None else today(RealClock())
-    try:
-        report = simulate_policy(engine, proposed, on)
-    except PolicyNotInForce as error:
-        fail(fmt, EXIT_POLICY, error)
+    report = simulate_policy(engine, proposed, on)  # E-POLICY: exit 3, reported by ``common``
     emit(fmt, report.as_json(), render_what_if)

@@ -107,3 +107,21 @@ def test_a_scheduler_running_late_dates_the_firing_at_its_due_time(
     assert event.at == at("2024-01-16T00:00:00+08:00")  # its due time, not 2024-03-01
     assert SYSTEM.role == event.actor["role"]
     assert _replayed(engine, decider).violations == 0
+
+
+def test_a_timer_event_dated_after_its_due_time_keeps_it_and_derives_from_it(
+        engine: Engine) -> None:
+    """History 01 records the unit publicity's end at 00:05, five minutes after it fell due:
+    the event keeps its own time, its derivation the due time, and the media publicity it
+    starts counts from the due time (the time rule's "dated late")."""
+    drive(engine, "A", relative=False, n=1, steps=ARCHIVED_DEEP)
+    history = engine.history("A", AUDITOR)
+    ended = next(e for e in history if e.trigger == "unit_publicity_ended")
+    assert ended.at == at("2024-01-16T00:05:00+08:00")
+    assert ended.derived.due == at("2024-01-16T00:00:00+08:00")
+    archived = next(e for e in history if e.trigger == "media_publicity_ended")
+    [recheck] = archived.derived.timers
+    assert archived.derived.due == at("2024-01-25T00:00:00+08:00")
+    assert recheck.started == archived.derived.due and recheck.due == RECHECK_DUE
+    assert archived.derived.archive_number is not None
+    assert "20240125" in archived.derived.archive_number

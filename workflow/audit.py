@@ -49,7 +49,9 @@ class AuditReport:
         return {"ok": self.ok, "cases": self.cases, "events": self.events,
                 "first_problem": None if first is None else {
                     "case": first.case_id, "seq": first.seq, "reason": first.reason},
-                "problems": len(self.problems)}
+                "problems": len(self.problems),
+                "broken": [{"case": p.case_id, "seq": p.seq, "reason": p.reason}
+                           for p in self.problems]}
 
 
 def _chain_problem(record: EventRecord, expected_seq: int, prev: str) -> str | None:
@@ -109,16 +111,28 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
         return Problem(case_id, last, f"the projection is at version {stored['version']}, the "
                                       f"chain ends at {folded.version} (an event was removed, "
                                       "or added past the head)")
-    if _strip(case_of(stored["snapshot"], None)) != _strip(folded) or any(
-            stored[k] != getattr(folded, k) for k in ("state", "category", "reviewing_body",
-                                                 "grassroots_union")):
-        return Problem(case_id, last, "the projection differs from the fold of the events")
+    differing = _differing_fields(stored, folded)
+    if differing:
+        return Problem(case_id, last, "the projection differs from the fold of the events in "
+                                      + ", ".join(differing))
     # A purged case whose personal data the policy kept: the vault holds its last application.
     kept = folded.state == "purged" and vault is not None
     if _vault_differs(before if kept else folded, vault):
         return Problem(case_id, last, "the stored application differs from the fold of the "
                                       "events")
     return _timer_problem(case_id, last, folded, timer)
+
+
+_COLUMNS = ("state", "category", "reviewing_body", "grassroots_union")
+
+
+def _differing_fields(stored: dict[str, Any], folded: CaseState) -> list[str]:
+    """The fields in which the stored projection (its indexed columns, then its snapshot)
+    differs from the fold: what an auditor must look at."""
+    fields = [f"column {k}" for k in _COLUMNS if stored[k] != getattr(folded, k)]
+    snapshot, fold = vars(_strip(case_of(stored["snapshot"], None))), vars(_strip(folded))
+    fields += [name for name in fold if snapshot.get(name) != fold[name]]
+    return fields
 
 
 def _timer_problem(case_id: str, seq: int, folded: CaseState,

@@ -284,3 +284,23 @@ def test_audit_verify_through_the_command(store: Engine, backend: str) -> None:
     assert as_json.returncode == 1
     first = json.loads(as_json.stdout)["first_problem"]
     assert (first["case"], first["seq"]) == (CASE, 8)
+
+
+def test_every_broken_case_is_named_with_the_fields_that_differ(shared: Engine) -> None:
+    """Two cases broken at once (issue 16): both named, and for a projection that differs,
+    which fields."""
+    others = [c for c in (row["case_id"] for row in shared.cases(AUDITOR)) if c != CASE]
+    assert others
+    other = str(others[0])
+
+    def two(c: Connection) -> None:
+        c.execute(text("UPDATE cases SET reviewing_body = 'xishan' WHERE case_id = :c"),
+                  {"c": CASE})
+        c.execute(text("UPDATE cases SET state = 'withdrawn' WHERE case_id = :c"), {"c": other})
+
+    report = audit_tampered(shared, two)
+    assert sorted(p.case_id for p in report.problems) == sorted([CASE, other])
+    reasons = {p.case_id: p.reason for p in report.problems}
+    assert "column reviewing_body" in reasons[CASE] and "column state" not in reasons[CASE]
+    assert "column state" in reasons[other]
+    assert len(report.as_json()["broken"]) == 2

@@ -77,9 +77,8 @@ def audit_verify(workers: int | None, against: str | None, db_url: str, fmt: str
 def _verified_text(r: dict[str, Any]) -> str:
     lines = [f"audit verify: {r['cases']} cases, {r['events']} events: "
              + ("all chains and folds agree" if r["ok"] else
-                f"BROKEN — case {r['first_problem']['case']}, event "
-                f"{r['first_problem']['seq']}: {r['first_problem']['reason']} "
-                f"({r['problems']} case(s) broken)")]
+                f"BROKEN — {r['problems']} case(s):")]
+    lines += [f"  case {p['case']}, event {p['seq']}: {p['reason']}" for p in r["broken"]]
     held = r.get("against")
     if held is not None:
         mark = held["checkpoint"]

@@ -21,6 +21,13 @@ from jiekun.policies.json_input import loads
 from jiekun.policies.money import NumberLiteral
 
 _KEYS = {"case", "at", "event", "actor", "data", "derived"}
+# What an export may add to an event line (workflow/CONTRACT.md §2, §2.1), and their JSON types:
+# replay reads what it needs (``derived``) and checks the others only for their form.
+_EXPORT_KEYS: dict[str, tuple[type, ...]] = {
+    "seq": (int,), "policy": (str,), "hash": (str,), "prev_hash": (str,),
+    "personal_digest": (str, type(None)), "position": (int,), "proof": (list,)}
+# Lines that are not events: exactly one of these keys, an object as its value.
+_META_KEYS = frozenset({"policy_version", "checkpoint"})
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,16 @@ def parse_line(text: str, number: int) -> HistoryLine:
     obj = loads(text, f"history line {number}")
     if not isinstance(obj, Mapping):
         raise BilingualValueError("must be a JSON object", "应为 JSON 对象")
-    unknown = set(obj) - _KEYS
+    unknown = set(obj) - _KEYS - _EXPORT_KEYS.keys()
     if unknown:
         key = sorted(unknown)[0]
         raise BilingualValueError(f"{key}: unknown key", f"{key}：不认识的键（可能拼写有误）")
+    for key, types in _EXPORT_KEYS.items():
+        value = obj.get(key)
+        if key in obj and (isinstance(value, bool) or not isinstance(value, types) or (
+                isinstance(value, list) and not all(isinstance(p, str) for p in value))):
+            raise BilingualValueError(f"{key}: not of its type ({types[0].__name__})",
+                                      f"{key}：类型不符")
     data = obj.get("data")
     if data is not None and not isinstance(data, Mapping):
         raise BilingualValueError("data: must be an object", "data：应为对象")
@@ -98,12 +111,26 @@ def parse_line(text: str, number: int) -> HistoryLine:
     return line
 
 
+def is_meta(text: str) -> bool:
+    """A meta line (``{"policy_version": {…}}`` or ``{"checkpoint": {…}}``, §2): exactly one
+    of those keys with an object. Replay does not use them yet: it decides under the policy it
+    is given, and proofs are checked by the audit commands, not by replay."""
+    stripped = text.lstrip()
+    if not stripped.startswith('{"policy_version"') and not stripped.startswith('{"checkpoint"'):
+        return False
+    obj = json.loads(text)
+    return (isinstance(obj, dict) and len(obj) == 1 and next(iter(obj)) in _META_KEYS
+            and isinstance(next(iter(obj.values())), dict))
+
+
 def parse_history(lines: Iterable[str]) -> Iterator[HistoryLine]:
-    """Parse lazily; InvalidInput naming the first malformed line."""
+    """Parse lazily; InvalidInput naming the first malformed line. Meta lines are skipped."""
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
+            if is_meta(text):
+                continue
             yield parse_line(text, number)
         except InvalidInput as error:
             raise InvalidInput("history file", [

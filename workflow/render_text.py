@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 _CATEGORY = {"deep": "深度困难 deep", "relative": "相对困难 relative",
@@ -45,3 +46,64 @@ def replay(report: dict[str, Any]) -> str:
                 lines.append(f"  违规（第 {violation['line']} 行）：{violation['message_zh']}")
     lines.append(f"{report['violations']} case(s) with a violation")
     return "\n".join(lines)
+
+
+def _actor_text(actor: dict[str, Any]) -> str:
+    text = f"{actor['role_zh']} {actor['role_en']}"
+    if actor.get("org"):
+        name = actor.get("org_zh")
+        text += f" {name}（{actor['org']}）" if name else f" {actor['org']}"
+    if "id_number" in actor:
+        text += f" 身份证号 id {actor['id_number']}"
+    return text
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _derived_text(derived: dict[str, Any]) -> list[str]:
+    parts = []
+    if "category" in derived:
+        c = derived["category"]
+        parts.append(f"类别 category {c['zh']} {c['en']}")
+    if "category_changed" in derived:
+        changed = "是 yes" if derived["category_changed"] else "否 no"
+        parts.append(f"类别变化 category changed: {changed}")
+    if "reviewing_body" in derived:
+        b = derived["reviewing_body"]
+        parts.append(f"审核单位 reviewing body {b['zh']}（{b['code']}）")
+    if "archive_number" in derived:
+        parts.append(f"档案编号 archive number {derived['archive_number']}")
+    for t in derived.get("timers_started", ()):
+        parts.append(f"计时开始 timer started {t['zh']} {t['en']}, "
+                     f"到期 due {t['due'] or '待定 not dated yet'}")
+    if "due" in derived:
+        parts.append(f"原定到期 was due {derived['due']}")
+    if "phase_out_end" in derived:
+        parts.append(f"渐退期至 phase-out ends {derived['phase_out_end']}")
+    if "exited_at" in derived:
+        parts.append(f"退档于 exited at {derived['exited_at']}")
+    if "aid" in derived:
+        a = derived["aid"]
+        parts.append(f"帮扶 aid {a['item']} {a['tier'] or ''} {a['amount'] or ''} "
+                     f"({a['year']})".replace("  ", " "))
+    return parts
+
+
+def history(rows: list[dict[str, Any]]) -> str:
+    """``jiekun case history``: a small block per event, times in +08:00."""
+    lines: list[str] = []
+    for row in rows:
+        lines.append(f"#{row['seq']:<3} {row['at']}  {row['event_zh']} {row['event_en']}"
+                     f" ({row['event']})")
+        lines.append(f"     执行人 by: {_actor_text(row['actor'])}")
+        lines.append(f"     → {row['state_zh']} {row['state_en']} ({row['state']})")
+        if row["data"]:
+            lines.append("     数据 payload: " + "; ".join(
+                f"{k}={_value_text(v)}" for k, v in row["data"].items()))
+        for part in _derived_text(row["derived"]):
+            lines.append(f"     {part}")
+        if row["policy"]:
+            lines.append(f"     政策 policy {row['policy']}")
+    return "\n".join(lines) or "(no event)"

@@ -9,6 +9,7 @@ for E-POLICY, or 4 when the store is unavailable.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +18,8 @@ from typing import Any
 
 import click
 
+from jiekun.policies.authorization import Actor
+from jiekun.policies.errors import NotAuthorized
 from jiekun.policies.json_input import loads
 from jiekun.workflow import render_text
 from jiekun.workflow.cli.common import (
@@ -32,6 +35,8 @@ from jiekun.workflow.cli.common import (
     read_time,
 )
 from jiekun.workflow.clock import RealClock
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.history_view import history_view, may_see_personal
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.transfer import export_lines, import_history
 
@@ -139,44 +144,98 @@ def case_fire(case_id: str, trigger: str, actor: str, data: str | None, at: str 
                                               idempotency_key=key))
 
 
+AS_OF_HELP = f"the case as it stood then: {TIME_HELP}"
+
+
 @case.command("show")
 @click.argument("case_id")
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
 @as_option
 @db_option
 @common
-def case_show(case_id: str, reader: str, db_url: str, fmt: str, policy_file: str | None) -> None:
-    """The case now."""
+def case_show(case_id: str, as_of: str | None, reader: str, db_url: str, fmt: str,
+              policy_file: str | None) -> None:
+    """The case now, or with --as-of as it stood then (the fold of its events up to then;
+    state null when it had no event yet)."""
     engine = open_engine(db_url, policy_file, fmt)
-    found = engine.case(case_id, parse_actor(reader))  # E-NOT-FOUND, E-ACTOR: exit 2
-    emit(fmt, case_json(found), lambda c: "\n".join(f"{k}: {v}" for k, v in c.items()))
+    if as_of is None:
+        found = engine.case(case_id, parse_actor(reader))  # E-NOT-FOUND, E-ACTOR: exit 2
+        body = case_json(found)
+    else:
+        when = read_time(as_of, "--as-of", fmt)
+        then = engine.state_as_of(case_id, when, parse_actor(reader))
+        body = {**case_json(then or CaseState(case_id)), "as_of": when.isoformat()}
+    emit(fmt, body, lambda c: "\n".join(f"{k}: {v}" for k, v in c.items()))
 
 
 @case.command("history")
 @click.argument("case_id")
+@click.option("--show-personal", is_flag=True, default=False,
+              help="show personal data (payload fields marked personal, a worker's id "
+                   "number) instead of ***: only to an auditor, the case's own grassroots "
+                   "union, its reviewing federation or wuxi-city, or the worker whose case it "
+                   "is; anyone else is refused (E-ACTOR, exit 2)")
 @as_option
 @db_option
 @common
-def case_history(case_id: str, reader: str, db_url: str, fmt: str,
+def case_history(case_id: str, show_personal: bool, reader: str, db_url: str, fmt: str,
                  policy_file: str | None) -> None:
-    """The case's events."""
+    """The case's events, for people: time (+08:00), who acted, the trigger and the state it
+    led to (Chinese and English), the payload (personal data masked as *** unless
+    --show-personal), what the engine derived (category, reviewing body, archive number,
+    timers started and their due times) and the policy (id@hash). --format json: a list of
+    objects with the same content. The guards' results are not stored, so not shown."""
     engine = open_engine(db_url, policy_file, fmt)
-    events = engine.history(case_id, parse_actor(reader))
-    emit(fmt, {"events": [event_json(e) for e in events]}, lambda h: "\n".join(
-        f"#{e['seq']:<3} {e['at']}  {e['event']:<26} {e['actor']}  → {e['state']}"
-        for e in h["events"]))
+    who = parse_actor(reader)
+    found = engine.case(case_id, who)  # E-NOT-FOUND, E-ACTOR: exit 2
+    if show_personal and not may_see_personal(who, found):
+        raise NotAuthorized(f"case {case_id}", who.label,
+                            "may not see its personal data (--show-personal)", verb="read",
+                            reason_zh="无权查看其个人信息（--show-personal）")
+    rows = history_view(engine.decider.lifecycle, engine.history(case_id, who), show_personal)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text.history(rows))
 
 
 @case.command("list")
 @click.option("--state", default=None)
 @click.option("--body", default=None, help="reviewing body")
+@click.option("--as-of", "as_of", default=None,
+              help=f"the cases as they stood then ({TIME_HELP}); each readable case's history "
+                   "is folded up to then, one case at a time: fine for the lists of a command "
+                   "line, slow for a whole large store")
 @as_option
 @db_option
 @common
-def case_list(state: str | None, body: str | None, reader: str, db_url: str, fmt: str,
-              policy_file: str | None) -> None:
-    """Cases by state and reviewing body, as far as the reader may see."""
+def case_list(state: str | None, body: str | None, as_of: str | None, reader: str,
+              db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Cases by state and reviewing body, as far as the reader may see (with --as-of: their
+    state, category and body then; cases with no event by then are left out)."""
     engine = open_engine(db_url, policy_file, fmt)
-    rows = engine.cases(parse_actor(reader), state=state, reviewing_body=body)
+    who = parse_actor(reader)
+    if as_of is None:
+        rows = engine.cases(who, state=state, reviewing_body=body)
+    else:
+        rows = _cases_as_of(engine, who, read_time(as_of, "--as-of", fmt), state, body)
     emit(fmt, {"cases": rows}, lambda out: "\n".join(
         f"{r['case_id']:<12} {r['state']:<20} {r['category'] or '—':<9} "
         f"{r['reviewing_body'] or '—'}" for r in out["cases"]) or "(no case)")
+
+
+def _cases_as_of(engine: Engine, reader: Actor, when: datetime, state: str | None,
+                 body: str | None) -> list[dict[str, object]]:
+    """Each case the reader may read now, folded up to ``when`` (one read per case)."""
+    rows: list[dict[str, object]] = []
+    for row in engine.cases(reader):
+        then = engine.state_as_of(str(row["case_id"]), when, reader)
+        if then is None or then.state is None:
+            continue
+        if (state is not None and then.state != state) or (
+                body is not None and then.reviewing_body != body):
+            continue
+        rows.append({"case_id": then.case_id, "state": then.state, "category": then.category,
+                     "reviewing_body": then.reviewing_body,
+                     "grassroots_union": then.grassroots_union, "version": then.version})
+    return rows

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
-from jiekun.persistence.statements import Loaded, TimerRow, Write
+from jiekun.persistence.statements import Attempt, Loaded, TimerRow, Write
 from jiekun.persistence.timer_queries import DueTimer
 
 
@@ -79,6 +79,14 @@ class ReadPort(Protocol):
     def store_origin(self) -> str:
         """The store's identity in a checkpoint (its URL without user, password or driver)."""
 
+    def attempts(self, case_id: str | None = None, actor_org: str | None = None,
+                 since: str | None = None, limit: int = 1000, *,
+                 actor_role: str | None = None, after: int | None = None
+                 ) -> list[dict[str, object]]:
+        """Refused commands of the attempts log (issue 16) in position order, at most
+        ``limit``: of a case, of an actor's organisation (a worker: its digest) and role,
+        dated at or after ``since`` (UTC text), after the position ``after``."""
+
 
 class WritePort(Protocol):
     """The reads and writes of one write transaction (``StorePort.unit_of_work()``)."""
@@ -109,6 +117,9 @@ class WritePort(Protocol):
 
     def write(self, w: Write) -> None:
         """Every write of one transition (VersionConflict when the case moved on)."""
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """Add a refused command to the attempts log, in this transaction."""
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A part of the transaction undone alone when it raises."""

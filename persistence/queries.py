@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import URL, Connection, Select, and_, func, select
 
+from jiekun.persistence import schema
 from jiekun.persistence.chain import StoredEvent
 from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
 
@@ -212,3 +213,24 @@ def store_origin(connection: Connection) -> str:
     url = connection.engine.url
     return URL.create(url.get_backend_name(), host=url.host, port=url.port,
                       database=url.database).render_as_string(hide_password=False)
+
+
+def attempts(connection: Connection, case_id: str | None = None, actor_org: str | None = None,
+             since: str | None = None, limit: int = 1000, *, actor_role: str | None = None,
+             after: int | None = None) -> list[dict[str, object]]:
+    """Rows of the attempts log in position order (``since``: UTC text, the command's time at
+    or after it; ``after``: a position, to page)."""
+    log = schema.attempts
+    query = select(log)
+    if case_id is not None:
+        query = query.where(log.c.case_id == case_id)
+    if actor_org is not None:
+        query = query.where(log.c.actor_org == actor_org)
+    if actor_role is not None:
+        query = query.where(log.c.actor_role == actor_role)
+    if since is not None:
+        query = query.where(log.c.at >= since)
+    if after is not None:
+        query = query.where(log.c.position > after)
+    rows = connection.execute(query.order_by(log.c.position).limit(limit))
+    return [dict(r._mapping) for r in rows]

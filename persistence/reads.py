@@ -79,3 +79,10 @@ class Reads:
 
     def store_origin(self) -> str:
         return queries.store_origin(self._connection)
+
+    def attempts(self, case_id: str | None = None, actor_org: str | None = None,
+                 since: str | None = None, limit: int = 1000, *,
+                 actor_role: str | None = None, after: int | None = None
+                 ) -> list[dict[str, object]]:
+        return queries.attempts(self._connection, case_id, actor_org, since, limit,
+                                actor_role=actor_role, after=after)

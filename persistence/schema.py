@@ -7,6 +7,9 @@
   transition's own transaction; the scheduler claims rows from here.
 - ``personal_data`` and ``case_personal``: the vault. The chain commits to each personal payload
   by digest, so destroying these rows at the end of retention leaves the chain verifiable.
+- ``attempts`` (its own ``attempts_metadata``, apart from the chain): every refused command,
+  by time, case, actor, trigger and refusal code; no payload and no personal data (a worker is
+  kept as a digest of their id number). Migration 0003.
 """
 
 from __future__ import annotations
@@ -90,6 +93,25 @@ case_personal = Table(
     Column("applicant_id", String(18), nullable=False),
     Column("application", Text, nullable=False),
     Index("ix_case_personal_applicant", "applicant_id"),
+)
+
+# The attempts log (issue 16): apart from the chain and its tables, so a refusal still changes
+# nothing of ``metadata``'s tables. ``at`` is the command's time, ``recorded_at`` the moment
+# the refusal was written (UTC text, as ``events.at``); ``actor_org`` is the organisation, or
+# for a worker "id:" and a digest of their id number (workflow/engine.py, ``attempt_actor``).
+attempts_metadata = MetaData()
+
+attempts = Table(
+    "attempts", attempts_metadata,
+    Column("position", _POSITION, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("recorded_at", String(40), nullable=False),
+    Column("case_id", String(64), nullable=False),
+    Column("actor_role", String(40), nullable=False),
+    Column("actor_org", String(200), nullable=True),
+    Column("trigger", String(40), nullable=False),
+    Column("code", String(40), nullable=False),
+    Index("ix_attempts_case_position", "case_id", "position"),
 )
 
 # The projection's columns with an index. SQLite rewrites the index entry of every column an

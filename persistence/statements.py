@@ -13,7 +13,14 @@ from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
 
 from jiekun.persistence.backends import Backend, write_lock_statement
 from jiekun.persistence.chain import StoredEvent
-from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
+from jiekun.persistence.schema import (
+    attempts,
+    case_personal,
+    cases,
+    events,
+    personal_data,
+    timers,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,30 @@ class Write:
     destroy_personal: bool = False
     # indexed case columns (CASES_INDEXED) the transition leaves as they were: not rewritten
     kept: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A refused command as the attempts log keeps it (issue 16): times as UTC text, the actor
+    as role and organisation (a worker: a digest of their id number), the refusal's code. No
+    payload, no personal data."""
+
+    at: str
+    recorded_at: str
+    case_id: str
+    actor_role: str
+    actor_org: str | None
+    trigger: str
+    code: str
+
+    def values(self) -> dict[str, Any]:
+        """Its columns, each cut to the column's length (a refused trigger or role may be any
+        text the caller sent: the log line must still fit)."""
+        out: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            length = getattr(attempts.c[name].type, "length", None)
+            out[name] = value[:length] if isinstance(value, str) and length else value
+        return out
 
 
 class Raw:
@@ -138,6 +169,8 @@ class Statements:
                                        ["case_id", "seq", "payload"])
         self.raw_upsert_applicant = Raw(self.upsert_applicant, compiler)
         self.raw_write_lock = Raw(write_lock_statement(), compiler)
+        self.raw_insert_attempt = Raw(insert(attempts), compiler,
+                                      [c.name for c in attempts.c if c.name != "position"])
 
     def update_case(self, kept: frozenset[str]) -> Raw:
         """The conditional update of a case row that leaves out the indexed columns in

@@ -25,7 +25,15 @@ from jiekun.persistence.backends import backend_for
 from jiekun.persistence.chain import StoredEvent
 from jiekun.persistence.reads import Reads
 from jiekun.persistence.schema import case_personal, personal_data
-from jiekun.persistence.statements import Loaded, Raw, Statements, TimerRow, Write, load_case
+from jiekun.persistence.statements import (
+    Attempt,
+    Loaded,
+    Raw,
+    Statements,
+    TimerRow,
+    Write,
+    load_case,
+)
 from jiekun.policies.errors import StoreBusy, StoreClosed, VersionConflict
 
 __all__ = ["Store", "UnitOfWork"]
@@ -144,6 +152,10 @@ class UnitOfWork:
             self._run(s.raw_upsert_timer, vars(w.timer))
         if w.destroy_personal:
             self.destroy_personal(w.event.case_id)
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """Add a refused command to the attempts log (issue 16), in this transaction."""
+        self._run(self._s.raw_insert_attempt, attempt.values())
 
     def destroy_personal(self, case_id: str) -> None:
         self.connection.execute(delete(personal_data).where(personal_data.c.case_id == case_id))

@@ -18,9 +18,13 @@ from jiekun.persistence import database
 from jiekun.persistence.ports import StorePort, WritePort
 from jiekun.persistence.store import Store
 from jiekun.policies.authorization import Actor
-from jiekun.policies.errors import IdempotencyMismatch, JiekunError, SchemaBehind
+from jiekun.policies.errors import (
+    IdempotencyMismatch,
+    JiekunError,
+    SchemaBehind,
+)
 from jiekun.policies.policy_file import Policy
-from jiekun.workflow import arguments
+from jiekun.workflow import arguments, attempts
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.idempotency import request_digest, scoped_key
 from jiekun.workflow.reader import CaseReader
@@ -38,22 +42,33 @@ class TimerBatch:
         self.writer = writer
         self.uow = uow
         self.committed: list[Event] = []
+        self._refused: dict[TimerClaim, tuple[Command, JiekunError]] = {}
 
     def fire(self, command: Command, claim: TimerClaim) -> Event:
         """Fire one timer in a savepoint: a refusal rolls back this firing only."""
         try:
-            with self.uow.savepoint():
-                event = self.writer.decide(self.uow, command, None, claim, trust_cache=True)
-        except StaleCase:
-            self.writer.forget(command.case_id)
-            with self.uow.savepoint():
-                event = self.writer.decide(self.uow, command, None, claim, trust_cache=False)
+            try:
+                with self.uow.savepoint():
+                    event = self.writer.decide(self.uow, command, None, claim,
+                                               trust_cache=True)
+            except StaleCase:
+                self.writer.forget(command.case_id)
+                with self.uow.savepoint():
+                    event = self.writer.decide(self.uow, command, None, claim,
+                                               trust_cache=False)
+        except JiekunError as refusal:  # logged if ``block`` blocks the timer for it
+            self._refused[claim] = (command, refusal)
+            raise
         self.committed.append(event)
         return event
 
     def block(self, claim: TimerClaim) -> None:
-        """Leave a due timer waiting: its trigger was refused (an objection is open)."""
-        self.uow.block_timer(claim.case_id, claim.armed_seq)
+        """Leave a due timer waiting: its trigger was refused (an objection is open). The
+        refusal is logged when this blocks the timer, once: not at every scheduler pass."""
+        blocked = self.uow.block_timer(claim.case_id, claim.armed_seq)
+        refused = self._refused.pop(claim, None)
+        if blocked and refused is not None and attempts.logged(refused[1]):
+            attempts.record_in(self.uow, *refused)
 
     def date_timer(self, case_id: str, armed_seq: int, due: str) -> bool:
         """Give a timer armed without a due time its due time (UTC text)."""
@@ -153,38 +168,59 @@ class Engine:
 
     def _execute_once(self, command: Command, expected_version: int | None,
                       claim: TimerClaim | None, *, trust_cache: bool) -> Event:
+        """One transaction. A refusal is logged (``attempts``, issue 16) on the refusal's path
+        only, never the accepted one's: with the firings it leaves standing, in their
+        transaction (after the savepoint that undid the command's part); else, after the
+        rollback, in a short transaction of its own."""
         refusal: JiekunError | None = None
         fired: list[Event] = []
-        with self.store.unit_of_work() as uow:
-            uow.lock_for_write()
-            key = scoped_key(command)
-            if key is not None and claim is None:
-                done = uow.event_by_key(key)
-                if done is not None:
-                    return self._repeated(command, done)
-            if claim is not None:  # a timer's own firing: nothing is due before it
-                event = self.writer.decide(uow, command, expected_version, claim,
-                                           trust_cache=trust_cache)
-            else:
-                fired, found, refusal = self.writer.fire_due_timers(uow, command,
-                                                                    trust_cache=trust_cache)
-                if refusal is not None:
-                    pass  # the firings stand; the command is refused with what stopped them
-                elif not fired:
-                    event = self.writer.decide(uow, command, expected_version,
-                                               found=found if expected_version is None
-                                               else None, trust_cache=trust_cache)
+        try:
+            with self.store.unit_of_work() as uow:
+                uow.lock_for_write()
+                key = scoped_key(command)
+                if key is not None and claim is None:
+                    done = uow.event_by_key(key)
+                    if done is not None:
+                        return self._repeated(command, done)
+                if claim is not None:  # a timer's own firing: nothing is due before it
+                    event = self.writer.decide(uow, command, expected_version, claim,
+                                               trust_cache=trust_cache)
                 else:
-                    try:  # the firings stand whatever becomes of the command
-                        with uow.savepoint():
-                            event = self.writer.decide(uow, command, expected_version,
-                                                       trust_cache=False)
-                    except JiekunError as refused:
-                        refusal = refused
+                    fired, found, refusal = self.writer.fire_due_timers(
+                        uow, command, trust_cache=trust_cache)
+                    if refusal is not None:
+                        pass  # the firings stand; the command is refused with what stopped them
+                    elif not fired:
+                        event = self.writer.decide(uow, command, expected_version,
+                                                   found=found if expected_version is None
+                                                   else None, trust_cache=trust_cache)
+                    else:
+                        try:  # the firings stand whatever becomes of the command
+                            with uow.savepoint():
+                                event = self.writer.decide(uow, command, expected_version,
+                                                           trust_cache=False)
+                        except JiekunError as refused:
+                            refusal = refused
+                if refusal is not None and attempts.logged(refusal):
+                    attempts.record_in(uow, command, refusal)  # commits with the firings
+        except JiekunError as refused:  # rolled back: nothing of the command was stored
+            if attempts.logged(refused):
+                self._record_alone(command, refused)
+            raise
         self._after_commit(fired if refusal is not None else [*fired, event])
         if refusal is not None:
             raise refusal
         return event
+
+    def _record_alone(self, command: Command, refusal: JiekunError) -> None:
+        """Log a refusal whose transaction rolled back, in a short transaction of its own; a
+        failure to log is itself logged, and the caller still gets the refusal."""
+        try:
+            with self.store.unit_of_work() as uow:
+                uow.record_attempt(attempts.attempt(command, refusal))
+        except Exception:  # the store failing now must not hide or change the refusal
+            log.exception("could not log the refused %s on %s", command.trigger,
+                          command.case_id)
 
     @contextmanager
     def timer_batch(self) -> Iterator[TimerBatch]:

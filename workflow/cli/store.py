@@ -11,20 +11,28 @@ from typing import Any
 
 import click
 
+from jiekun.persistence.chain import utc_text
 from jiekun.persistence.database import make_engine, upgrade
+from jiekun.policies.authorization import Actor, Parties, ReadScope, read_scope
 from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
+from jiekun.workflow.attempts import attempt_actor
 from jiekun.workflow.audit_parallel import verify_store
 from jiekun.workflow.checkpoint import BlockIndex, Checkpoint, take_checkpoint, verify_against
 from jiekun.workflow.cli.common import (
     EXIT_VIOLATIONS,
+    TIME_HELP,
+    as_option,
     common,
     db_option,
     emit,
     fail,
     open_engine,
+    parse_actor,
+    read_time,
     unavailable,
 )
 from jiekun.workflow.clock import RealClock
+from jiekun.workflow.engine import Engine
 
 
 @click.group()
@@ -116,3 +124,67 @@ def audit_checkpoint(output: str, db_url: str, fmt: str, policy_file: str | None
         Path(output + ".index").write_text(json.dumps(mark.index.as_json()), "utf-8")
     emit(fmt, mark.as_json(), lambda r: f"checkpoint: {r['size']} events, root {r['root']} "
                                         f"({r['origin']}, {r['time']}) → {output}")
+
+
+@audit.command("attempts")
+@click.option("--case", "case_id", default=None, help="only the attempts on this case")
+@click.option("--actor", "actor", default=None,
+              help="only the attempts of ROLE:ORG (worker:ID: matched by its digest)")
+@click.option("--since", default=None,
+              help="only commands dated at or after this time; " + TIME_HELP)
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@as_option
+@db_option
+@common
+def audit_attempts(case_id: str | None, actor: str | None, since: str | None, limit: int,
+                   reader: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Refused commands (issue 16), oldest first: when, case, actor, trigger and the refusal's
+    code; no payload. An auditor reads them all; others their own organisation's attempts
+    and those on the cases they may read."""
+    engine = open_engine(db_url, policy_file, fmt)
+    role, org = (None, None) if actor is None else attempt_actor(parse_actor(actor))
+    when = None if since is None else utc_text(read_time(since, "--since", fmt))
+    rows = readable_attempts(engine, parse_actor(reader), case_id=case_id, actor_role=role,
+                             actor_org=org, since=when, limit=limit)
+    emit(fmt, {"attempts": rows}, _attempts_text)
+
+
+def readable_attempts(engine: Engine, reader: Actor, *, case_id: str | None = None,
+                      actor_role: str | None = None, actor_org: str | None = None,
+                      since: str | None = None, limit: int = 1000,
+                      page: int = 500) -> list[dict[str, object]]:
+    """The attempts matching the filters that ``reader`` may read (``read_scope``): all for
+    an auditor; else those its own role and organisation made, and those on a case it may
+    read."""
+    scope = read_scope(reader)
+    me = attempt_actor(reader)
+    readable: dict[str, bool] = {}
+    out: list[dict[str, object]] = []
+    after: int | None = None
+    with engine.store.reads() as reads:
+        while len(out) < limit:
+            rows = reads.attempts(case_id, actor_org, since, page, actor_role=actor_role,
+                                  after=after)
+            for row in rows:
+                case = str(row["case_id"])
+                own = me[1] is not None and (row["actor_role"], row["actor_org"]) == me
+                if not own and scope is not None and scope != ReadScope() \
+                        and case not in readable:
+                    loaded = reads.load(case)
+                    readable[case] = loaded is not None and scope.admits(Parties(
+                        loaded.applicant_id, loaded.row.grassroots_union,
+                        loaded.row.reviewing_body))
+                if own or scope == ReadScope() or readable.get(case, False):
+                    out.append(row)
+            if len(rows) < page:
+                break
+            after = int(str(rows[-1]["position"]))
+    return out[:limit]
+
+
+def _attempts_text(r: dict[str, Any]) -> str:
+    lines = [f"audit attempts: {len(r['attempts'])} refused command(s)"]
+    lines += [f"  #{a['position']} {a['at']} case {a['case_id']} {a['trigger']} by "
+              f"{a['actor_role']}{':' + str(a['actor_org']) if a['actor_org'] else ''}: "
+              f"{a['code']}" for a in r["attempts"]]
+    return "\n".join(lines)

@@ -184,6 +184,8 @@ def _attempts_cli(engine: Engine, *args: str) -> list[dict[str, Any]]:
                                        "--format", "json", *args])
     assert result.exit_code == 0, result.output
     listed: list[dict[str, Any]] = json.loads(result.output)["attempts"]
+    assert all(str(a["at"]).endswith("+08:00") and str(a["recorded_at"]).endswith("+08:00")
+               for a in listed)  # times shown to a person are Wuxi's
     return listed
 
 

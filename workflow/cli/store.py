@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
-from jiekun.persistence.chain import utc_text
+from jiekun.persistence.chain import from_utc_text, utc_text
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.policies.authorization import Actor, Parties, ReadScope, read_scope
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
 from jiekun.workflow.attempts import attempt_actor
 from jiekun.workflow.audit_parallel import verify_store
@@ -175,11 +176,17 @@ def readable_attempts(engine: Engine, reader: Actor, *, case_id: str | None = No
                         loaded.applicant_id, loaded.row.grassroots_union,
                         loaded.row.reviewing_body))
                 if own or scope == ReadScope() or readable.get(case, False):
-                    out.append(row)
+                    out.append(_in_wuxi(row))
             if len(rows) < page:
                 break
             after = int(str(rows[-1]["position"]))
     return out[:limit]
+
+
+def _in_wuxi(row: dict[str, object]) -> dict[str, object]:
+    """An attempt as a person reads it: its stored UTC times shown in +08:00."""
+    return {**row, **{k: from_utc_text(str(row[k])).astimezone(SHANGHAI).isoformat()
+                      for k in ("at", "recorded_at") if row.get(k) is not None}}
 
 
 def _attempts_text(r: dict[str, Any]) -> str:

@@ -256,11 +256,11 @@ class Decider:
         return recorded
 
     def decide_recorded(self, case: CaseState | None, command: Command,
-                        derived: Derived, redacted: bool) -> tuple[Event, int]:
+                        derived: Derived, redacted: bool) -> tuple[Event, list[str]]:
         """An event of a case whose personal data was destroyed: order, transition, actor
         and the guards that need no personal data are judged; the recorded derivations are
-        taken; what needed the destroyed data is counted, not judged. Returns the event and
-        that count."""
+        taken; what needed the destroyed data is named, not judged. Returns the event and
+        what could not be re-checked (``actor``, ``payload``, or a guard's rule id)."""
         case = case or CaseState(command.case_id)
         state = case.state
         check_order(case, command.trigger, command.at, self.lifecycle, self.policy,
@@ -271,12 +271,12 @@ class Decider:
         route = self.lifecycle.route_taken(command.trigger, state, derived.state)
         if route is None:
             raise self.not_allowed(state, command.trigger)
-        unverifiable = 0
+        unverifiable: list[str] = []
         actor = command.actor
         parties = case.parties if state is not None else Parties(
             None, derived.grassroots_union, derived.reviewing_body)
         if actor.role == "worker" and actor.id_number is None:
-            unverifiable += 1  # the worker's identity went with the personal data
+            unverifiable.append("actor")  # the worker's identity went with the personal data
             parties = Parties(None, parties.grassroots_union, parties.reviewing_body)
             if not any(a.role.value == "worker" for a in trigger.actors):
                 authorize(trigger.name, trigger.actors, state, actor, parties)
@@ -284,7 +284,7 @@ class Decider:
             authorize(trigger.name, trigger.actors, state, actor, parties)
         public = {k: v for k, v in command.data.items() if k != "redacted"}
         if redacted:
-            unverifiable += 1  # the payload itself
+            unverifiable.append("payload")  # the payload itself
             if not any(f.personal and f.required for f in trigger.payload):
                 # what is left is a whole payload (grant_aid): typed as the guards read it
                 public = self._check_payload(case, replace(command, data=public))
@@ -295,7 +295,7 @@ class Decider:
             # medical aid's cap reads the self-paid totals declared with earlier grants
             if guard in PERSONAL_GUARDS or (guard == "R-MEDICAL-CAP"
                                             and public.get("item") == "medical"):
-                unverifiable += 1
+                unverifiable.append(guard)
                 continue
             result = GUARDS[guard](decision)
             if not result.passed:

@@ -38,6 +38,9 @@ def replay(report: dict[str, Any]) -> str:
         if case.get("unverifiable"):
             head += f" unverifiable={case['unverifiable']}"
         lines.append(head)
+        for line in case.get("unverifiable_lines", []):
+            lines.append(f"  line {line['line']} ({line['event']}) not re-checked: "
+                         f"{', '.join(line['not_rechecked'])} — {line['because']}")
         violation = case["violation"]
         if violation:
             lines.append(f"  violation at line {violation['line']} ({violation['event']}): "

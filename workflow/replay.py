@@ -38,10 +38,16 @@ class CaseReplay:
     case: CaseState
     events: list[Event] = field(default_factory=list)
     violation: Violation | None = None
-    unverifiable: int = 0
+    # lines of a case whose personal data was destroyed: (line, trigger, what it could not
+    # re-check: "actor", "payload" or a guard's rule id)
+    unverifiable_lines: list[tuple[int, str, list[str]]] = field(default_factory=list)
+
+    @property
+    def unverifiable(self) -> int:
+        return sum(len(why) for _, _, why in self.unverifiable_lines)
 
     def as_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "state": self.case.state,
             "category": self.case.category,
             "reviewing_body": self.case.reviewing_body,
@@ -50,6 +56,10 @@ class CaseReplay:
         }
         if self.unverifiable:
             out["unverifiable"] = self.unverifiable
+            out["unverifiable_lines"] = [
+                {"line": number, "event": trigger, "not_rechecked": why,
+                 "because": "its personal data was destroyed (redacted in the export)"}
+                for number, trigger, why in self.unverifiable_lines]
         return out
 
 
@@ -86,7 +96,7 @@ class ReplayReport:
                 "violations": self.violations}
 
 
-Fire = Callable[[CaseState, Command, HistoryLine], tuple[Event, CaseState, int]]
+Fire = Callable[[CaseState, Command, HistoryLine], tuple[Event, CaseState, list[str]]]
 
 
 def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
@@ -102,7 +112,8 @@ def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
         return
     replay.events.append(event)
     replay.case = after
-    replay.unverifiable += unverifiable
+    if unverifiable:
+        replay.unverifiable_lines.append((line.line, line.trigger, unverifiable))
 
 
 def judge_history(lines: Iterable[HistoryLine], fire: Fire,
@@ -125,9 +136,9 @@ def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport
     index = OpenCaseIndex(frozenset(s.name for s in decider.lifecycle.states if s.closed))
 
     def fire(case: CaseState, command: Command, line: HistoryLine
-             ) -> tuple[Event, CaseState, int]:
+             ) -> tuple[Event, CaseState, list[str]]:
         current = case if case.state else None
-        unverifiable = 0
+        unverifiable: list[str] = []
         if line.derived is not None and (line.redacted or (
                 current is not None and current.application is None)):
             try:

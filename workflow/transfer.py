@@ -23,13 +23,13 @@ def import_history(engine: Engine, lines: Iterable[str]) -> ReplayReport:
     parsed = list(parse_history(lines))
 
     def fire(case: CaseState, command: Command, line: HistoryLine
-             ) -> tuple[Event, CaseState, int]:
+             ) -> tuple[Event, CaseState, list[str]]:
         if line.redacted:
             raise InvalidInput("history file", [FieldProblem(
                 f"line {line.line}", "a redacted event cannot be imported: its personal data "
                 "was destroyed", "已脱敏的事件不能导入：其个人信息已销毁")])
         event = engine.execute(command)
-        return event, engine.decider.apply(case if case.state else None, event), 0
+        return event, engine.decider.apply(case if case.state else None, event), []
 
     def start(case_id: str) -> CaseState:
         return engine.stored_case(case_id) or CaseState(case_id)

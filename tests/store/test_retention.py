@@ -216,6 +216,14 @@ def test_retention_destroys_every_personal_value(
     assert report["cases"][CASE]["events_applied"] == len(text.splitlines()) - len(
         engine.history("KEEP-1", Actor("auditor")))
     assert report["cases"][CASE]["unverifiable"] > 0
+    # which lines could not be re-checked, and what of them (issue 16)
+    detail = report["cases"][CASE]["unverifiable_lines"]
+    assert sum(len(d["not_rechecked"]) for d in detail) == report["cases"][CASE]["unverifiable"]
+    redacted = [number for number, line in enumerate(text.splitlines(), start=1)
+                if '"redacted": true' in line and f'"case": "{CASE}"' in line]
+    assert redacted and [d["line"] for d in detail
+                         if "payload" in d["not_rechecked"]] == redacted
+    assert all(d["because"] and d["event"] for d in detail)
     # KEEP-1 (history 01, archived 2024-01-25, deep) had its re-check fired on 2025-01-25.
     assert report["cases"]["KEEP-1"]["state"] == "under_recheck"
     assert "unverifiable" not in report["cases"]["KEEP-1"]

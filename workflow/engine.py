@@ -301,12 +301,25 @@ class Engine:
             None if limit is None else arguments.count(limit, "limit"))
 
     def pending_timers(self, reader: Actor, until: datetime, *, limit: int = 1000,
-                       after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+                       after: tuple[datetime, str] | None = None,
+                       blocked: bool = False) -> list[dict[str, Any]]:
         """Pending timers due by ``until`` in due order, within the reader's remit; ``after``
-        = (due, case) of the last one seen."""
+        = (due, case) of the last one seen; ``blocked``: then those waiting for an objection
+        to be settled."""
         if after is not None:
             after = (arguments.aware(after[0], "after"), arguments.case_id(after[1], "after"))
         return self.reader.pending_timers(reader, arguments.aware(until, "until"),
                                           limit=arguments.count(limit, "limit", minimum=1),
-                                          after=after)
+                                          after=after, blocked=blocked)
+
+    def attempts(self, reader: Actor, *, case_id: str | None = None,
+                 actor: Actor | None = None, since: datetime | None = None,
+                 limit: int = 1000) -> list[dict[str, Any]]:
+        """The refused commands (the attempts log), oldest first, that ``reader`` may read:
+        its own organisation's and those on cases it may read (an auditor all); filtered by
+        case, acting actor and time."""
+        return self.reader.attempts(
+            reader, case_id=None if case_id is None else arguments.case_id(case_id),
+            actor=actor, since=arguments.optional_aware(since, "since"),
+            limit=arguments.count(limit, "limit", minimum=1))
 

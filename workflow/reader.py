@@ -1,5 +1,6 @@
 """The engine's reads: cases, lists, histories, a case as of a moment, the commit-order cursor and
-the timers waiting to fire. Who may read what is ``authorization.read_scope``, nothing else.
+the timers waiting to fire, the refused commands. Who may read what is
+``authorization.read_scope``, nothing else.
 Each read is its own read transaction through the store's read port."""
 
 from __future__ import annotations
@@ -7,11 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jiekun.persistence.chain import utc_text
-from jiekun.persistence.ports import StorePort
+from jiekun.persistence.chain import from_utc_text, utc_text
+from jiekun.persistence.ports import ReadPort, StorePort
 from jiekun.persistence.queries import CaseFilter
-from jiekun.policies.authorization import Actor, ReadScope, read_scope
+from jiekun.policies.authorization import Actor, Parties, ReadScope, read_scope
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import CaseNotFound, NotAuthorized
+from jiekun.workflow.attempts import attempt_actor
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.row_mapping import case_of, event_of
@@ -91,9 +94,11 @@ class CaseReader:
         return [(r.position, event_of(r.stored)) for r in records]
 
     def pending_timers(self, reader: Actor, until: datetime, *, limit: int = 1000,
-                       after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+                       after: tuple[datetime, str] | None = None,
+                       blocked: bool = False) -> list[dict[str, Any]]:
         """Pending timers due by ``until``, in due order, within the reader's remit;
-        ``after`` = (due, case) of the last one seen, for the next page."""
+        ``after`` = (due, case) of the last one seen, for the next page. ``blocked``: then,
+        up to ``limit`` more, the due timers that wait for an objection to be settled."""
         scope = read_scope(reader)
         if scope is None:
             return []
@@ -101,22 +106,63 @@ class CaseReader:
         fires = {t.kind.value: t for t in self.decider.lifecycle.timers}
         listed: list[dict[str, Any]] = []
         with self.store.reads() as reads:
-            while len(listed) < limit:
-                page = reads.due_timers(until, limit, start)
-                if not page:
-                    break
-                start = (utc_text(page[-1].due), page[-1].case_id)
-                for timer in page:
-                    if not self._admits(scope, timer.case_id):
-                        continue
-                    listed.append({"case": timer.case_id, "timer": timer.kind,
-                                   "due": timer.due, "status": timer.status,
-                                   "fires": fires[timer.kind].fires,
-                                   "rule": fires[timer.kind].guard})
-        return listed[:limit]
+            remit = _Remit(reads, scope)
+            for status in ("pending", "blocked") if blocked else ("pending",):
+                found: list[dict[str, Any]] = []
+                page_start = start if status == "pending" else None
+                while len(found) < limit:
+                    page = reads.due_timers(until, limit, page_start, status)
+                    if not page:
+                        break
+                    page_start = (utc_text(page[-1].due), page[-1].case_id)
+                    found += [{"case": t.case_id, "timer": t.kind, "due": t.due,
+                               "status": t.status, "fires": fires[t.kind].fires,
+                               "rule": fires[t.kind].guard}
+                              for t in page if remit.admits(t.case_id)]
+                listed += found[:limit]
+        return listed
 
-    def _admits(self, scope: ReadScope, case_id: str) -> bool:
-        if scope == ReadScope():
+    def attempts(self, reader: Actor, *, case_id: str | None = None,
+                 actor: Actor | None = None, since: datetime | None = None,
+                 limit: int = 1000, page: int = 500) -> list[dict[str, Any]]:
+        """Refused commands (``workflow/attempts.py``), oldest first, that ``reader`` may
+        read: all for whoever reads every case; else its own role and organisation's, and
+        those on a case it may read. Times in Asia/Shanghai."""
+        scope = read_scope(reader)
+        me = attempt_actor(reader)
+        role, org = (None, None) if actor is None else attempt_actor(actor)
+        when = None if since is None else utc_text(since)
+        out: list[dict[str, Any]] = []
+        after: int | None = None
+        with self.store.reads() as reads:
+            remit = None if scope is None else _Remit(reads, scope)
+            while len(out) < limit:
+                rows = reads.attempts(case_id, org, when, page, actor_role=role, after=after)
+                for row in rows:
+                    own = me[1] is not None and (row["actor_role"], row["actor_org"]) == me
+                    if own or (remit is not None and remit.admits(str(row["case_id"]))):
+                        out.append({**row, **{k: from_utc_text(str(row[k])).astimezone(SHANGHAI)
+                                              for k in ("at", "recorded_at")}})
+                if len(rows) < page:
+                    break
+                after = int(str(rows[-1]["position"]))
+        return out[:limit]
+
+
+class _Remit:
+    """Which cases a reader's scope admits, looked up once per case in the read transaction
+    already open (not a transaction of its own per row)."""
+
+    def __init__(self, reads: ReadPort, scope: ReadScope) -> None:
+        self._reads, self._scope = reads, scope
+        self._seen: dict[str, bool] = {}
+
+    def admits(self, case_id: str) -> bool:
+        if self._scope == ReadScope():
             return True
-        case = self.stored_case(case_id)
-        return case is not None and scope.admits(case.parties)
+        known = self._seen.get(case_id)
+        if known is None:
+            loaded = self._reads.load(case_id)
+            known = self._seen[case_id] = loaded is not None and self._scope.admits(Parties(
+                loaded.applicant_id, loaded.row.grassroots_union, loaded.row.reviewing_body))
+        return known

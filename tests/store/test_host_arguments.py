@@ -153,3 +153,17 @@ def test_bad_arguments_are_named_and_change_nothing(engine: Engine) -> None:
             call()
         assert refused.value.problems[0].path == parameter, parameter
     assert _tables(engine) == [[], []]
+
+
+def test_a_blocked_timer_is_listed_apart_and_only_when_asked(engine: Engine) -> None:
+    drive(engine, "D-0", relative=False, n=0, steps=2)  # unit publicity from 2024-01-08
+    engine.fire("D-0", "raise_objection", union(), at("2024-01-09T09:00:00+08:00"),
+                {"objection_id": "OBJ-1", "summary": "有异议"})
+    end = at("2024-03-01T00:00:00+08:00")
+    [firing] = TimerFirer(engine).catch_up(SimulatedClock(end), end)
+    assert firing.outcome == "blocked"
+    assert engine.pending_timers(AUDITOR, end) == []
+    [waiting] = engine.pending_timers(AUDITOR, end, blocked=True)
+    assert (waiting["case"], waiting["status"], waiting["fires"]) == (
+        "D-0", "blocked", "unit_publicity_ended")
+    assert engine.pending_timers(XINWU, end, blocked=True) == []  # not its case

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from jiekun.policies.authorization import SYSTEM
 from jiekun.policies.deadlines import SHANGHAI
 from jiekun.scheduler.firing import Firing, TimerFirer
 from jiekun.scheduler.service import SchedulerService
@@ -100,12 +101,8 @@ def scheduler_pending(until: str | None, limit: int, db_url: str, fmt: str,
     """The timers that will fire, with their due times and the rule behind each."""
     engine = open_engine(db_url, policy_file, fmt)
     end = _until(until, fmt)
-    timers = {t.kind.value: t for t in engine.decider.lifecycle.timers}
-    with engine.store.reads() as reads:
-        rows = reads.due_timers(end, limit) + reads.due_timers(end, limit, None, "blocked")
-    listed = [{"case": r.case_id, "timer": r.kind, "due": r.due.isoformat(),
-               "status": r.status, "fires": timers[r.kind].fires, "rule": timers[r.kind].guard}
-              for r in rows]
+    listed = [{**t, "due": t["due"].isoformat()}
+              for t in engine.pending_timers(SYSTEM, end, limit=limit, blocked=True)]
     emit(fmt, {"until": None if until is None else end.isoformat(), "timers": listed},
          lambda out: "\n".join(f"{t['due']}  {t['case']:<12} {t['timer']:<16} → "
                                f"{t['fires']:<24} {t['rule']} ({t['status']})"

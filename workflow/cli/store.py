@@ -11,12 +11,8 @@ from typing import Any
 
 import click
 
-from jiekun.persistence.chain import from_utc_text, utc_text
 from jiekun.persistence.database import make_engine, upgrade
-from jiekun.policies.authorization import Actor, Parties, ReadScope, read_scope
-from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
-from jiekun.workflow.attempts import attempt_actor
 from jiekun.workflow.audit_parallel import verify_store
 from jiekun.workflow.checkpoint import BlockIndex, Checkpoint, take_checkpoint, verify_against
 from jiekun.workflow.cli.common import (
@@ -33,7 +29,6 @@ from jiekun.workflow.cli.common import (
     unavailable,
 )
 from jiekun.workflow.clock import RealClock
-from jiekun.workflow.engine import Engine
 
 
 @click.group()
@@ -143,50 +138,13 @@ def audit_attempts(case_id: str | None, actor: str | None, since: str | None, li
     code; no payload. An auditor reads them all; others their own organisation's attempts
     and those on the cases they may read."""
     engine = open_engine(db_url, policy_file, fmt)
-    role, org = (None, None) if actor is None else attempt_actor(parse_actor(actor))
-    when = None if since is None else utc_text(read_time(since, "--since", fmt))
-    rows = readable_attempts(engine, parse_actor(reader), case_id=case_id, actor_role=role,
-                             actor_org=org, since=when, limit=limit)
-    emit(fmt, {"attempts": rows}, _attempts_text)
-
-
-def readable_attempts(engine: Engine, reader: Actor, *, case_id: str | None = None,
-                      actor_role: str | None = None, actor_org: str | None = None,
-                      since: str | None = None, limit: int = 1000,
-                      page: int = 500) -> list[dict[str, object]]:
-    """The attempts matching the filters that ``reader`` may read (``read_scope``): all for
-    an auditor; else those its own role and organisation made, and those on a case it may
-    read."""
-    scope = read_scope(reader)
-    me = attempt_actor(reader)
-    readable: dict[str, bool] = {}
-    out: list[dict[str, object]] = []
-    after: int | None = None
-    with engine.store.reads() as reads:
-        while len(out) < limit:
-            rows = reads.attempts(case_id, actor_org, since, page, actor_role=actor_role,
-                                  after=after)
-            for row in rows:
-                case = str(row["case_id"])
-                own = me[1] is not None and (row["actor_role"], row["actor_org"]) == me
-                if not own and scope is not None and scope != ReadScope() \
-                        and case not in readable:
-                    loaded = reads.load(case)
-                    readable[case] = loaded is not None and scope.admits(Parties(
-                        loaded.applicant_id, loaded.row.grassroots_union,
-                        loaded.row.reviewing_body))
-                if own or scope == ReadScope() or readable.get(case, False):
-                    out.append(_in_wuxi(row))
-            if len(rows) < page:
-                break
-            after = int(str(rows[-1]["position"]))
-    return out[:limit]
-
-
-def _in_wuxi(row: dict[str, object]) -> dict[str, object]:
-    """An attempt as a person reads it: its stored UTC times shown in +08:00."""
-    return {**row, **{k: from_utc_text(str(row[k])).astimezone(SHANGHAI).isoformat()
-                      for k in ("at", "recorded_at") if row.get(k) is not None}}
+    rows = engine.attempts(parse_actor(reader), case_id=case_id,
+                           actor=None if actor is None else parse_actor(actor),
+                           since=None if since is None else read_time(since, "--since", fmt),
+                           limit=limit)
+    shown = [{**row, "at": row["at"].isoformat(), "recorded_at": row["recorded_at"].isoformat()}
+             for row in rows]
+    emit(fmt, {"attempts": shown}, _attempts_text)
 
 
 def _attempts_text(r: dict[str, Any]) -> str:

@@ -194,6 +194,7 @@ class Lifecycle:
     _from: dict[str | None, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _routes: dict[tuple[str, str | None, str], Route] = field(init=False, repr=False,
                                                              compare=False)
+    _timers: dict[TimerKind, TimerDef] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_index", {s.name: s for s in self.states})
@@ -203,6 +204,8 @@ class Lifecycle:
         object.__setattr__(self, "_from", {o: tuple(t.name for t in self.triggers
                                                     if o in t.sources) for o in origins})
         # (trigger, source, state after) names one route: what a stored event's fold looks up
+        # the time rule looks a case's timer up before every command
+        object.__setattr__(self, "_timers", {t.kind: t for t in self.timers})
         object.__setattr__(self, "_routes", {
             (t.name, r.source, r.dest or r.source or ""): r
             for t in self.triggers for r in t.routes})
@@ -224,4 +227,4 @@ class Lifecycle:
         return next((t for t in self.timers if state in t.states), None)
 
     def timer(self, kind: TimerKind) -> TimerDef:
-        return next(t for t in self.timers if t.kind is kind)
+        return self._timers[kind]

@@ -28,10 +28,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from jiekun.persistence import merkle
 from jiekun.persistence.ports import ReadPort, StorePort
@@ -167,28 +167,29 @@ def _read_body(lines: list[str]) -> tuple[str, int, str, datetime]:
     return origin, int(size), digest.hex(), moment.astimezone(SHANGHAI)
 
 
-def _leaves(reads: ReadPort, count: int) -> Iterator[LeafRow]:
-    """The first ``count`` leaves, a page at a time."""
-    after: int | None = None
+Row = TypeVar("Row", LeafRow, EventRecord)
+
+
+def _first(fetch: Callable[[int, int], list[Row]], start: int, count: int) -> Iterator[Row]:
+    """The first ``count`` rows of ``fetch(after_position, limit)``, a page at a time."""
+    after = start
     while count > 0:
-        page = reads.event_hashes(after, min(_PAGE, count))
+        page = fetch(after, min(_PAGE, count))
         if not page:
             return
         yield from page
         count -= len(page)
         after = page[-1].position
+
+
+def _leaves(reads: ReadPort, count: int) -> Iterator[LeafRow]:
+    """The first ``count`` leaves."""
+    return _first(reads.event_hashes, _BEFORE_ALL, count)
 
 
 def _records(reads: ReadPort, count: int) -> Iterator[EventRecord]:
-    """The first ``count`` events with their stored text, a page at a time."""
-    after = _BEFORE_ALL
-    while count > 0:
-        page = reads.events_since(after, min(_PAGE, count))
-        if not page:
-            return
-        yield from page
-        count -= len(page)
-        after = page[-1].position
+    """The first ``count`` events with their stored text."""
+    return _first(reads.events_since, _BEFORE_ALL, count)
 
 
 class _Blocks:

@@ -1421,6 +1421,19 @@ def test_exit_publicity_into_an_unknown_calendar_year_is_e_policy(decider: Decid
     timer = case.timer(TimerKind.EXIT_PUBLICITY)
     assert timer is not None and timer.due is None
     _policy_not_in_force(d, "exit_publicity_ended", SYSTEM, when=at(2027, 1, 20))
+    # The time rule (states/LIFECYCLE.md): the timer *waits*; another command on the case is
+    # decided before its earliest possible due time (start + 5 calendar days) and refused with
+    # E-POLICY after it, naming the waiting timer.
+    earliest = timer.started + timedelta(days=5)
+    objection = {"objection_id": "OBJ-1", "summary": "有异议"}
+    assert d.fire("raise_objection", fed("binhu"), objection,
+                  when=earliest - timedelta(minutes=1)).objections_open == {"OBJ-1"}
+    d.fire("dismiss_objection", fed("binhu"), {"objection_id": "OBJ-1", "reason": "不成立"},
+           when=earliest - timedelta(seconds=30))
+    with pytest.raises(PolicyNotInForce) as waiting:
+        d.fire("raise_objection", fed("binhu"), {**objection, "objection_id": "OBJ-2"},
+               when=earliest)
+    assert "exit_publicity timer" in waiting.value.message and waiting.value.code == "E-POLICY"
 
 
 # ---------------------------------------------------------------------------------------------

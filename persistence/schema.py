@@ -98,7 +98,7 @@ case_personal = Table(
 # The attempts log (issue 16): apart from the chain and its tables, so a refusal still changes
 # nothing of ``metadata``'s tables. ``at`` is the command's time, ``recorded_at`` the moment
 # the refusal was written (UTC text, as ``events.at``); ``actor_org`` is the organisation, or
-# for a worker "id:" and a digest of their id number (workflow/engine.py, ``attempt_actor``).
+# for a worker "id:" and a digest of their id number (``workflow/attempts.py``, ``attempt_actor``).
 attempts_metadata = MetaData()
 
 attempts = Table(

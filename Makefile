@@ -20,6 +20,10 @@ debian:
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk fontconfig"; \
 	test -x /usr/lib/postgresql/15/bin/initdb || missing="$$missing postgresql-15"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-calc-nogui"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

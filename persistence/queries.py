@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import URL, Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select
 
 from jiekun.persistence import schema
 from jiekun.persistence.chain import StoredEvent
@@ -206,13 +206,13 @@ def event_hashes(connection: Connection, after: int | None, limit: int) -> list[
 
 
 def store_origin(connection: Connection) -> str:
-    """The store's identity in a checkpoint, until the schema keeps one: its URL without the
-    driver, user, password or options (``postgresql://host:5432/db``, ``sqlite:///path``), so
-    the same store reached as another role or through another driver is the same store, and
-    no secret is written down. A relative SQLite path stays as given."""
-    url = connection.engine.url
-    return URL.create(url.get_backend_name(), host=url.host, port=url.port,
-                      database=url.database).render_as_string(hide_password=False)
+    """The store's identity in a checkpoint: the random name its schema was given
+    (``store_meta.origin``, migration 0004), the same whatever URL, role or driver reaches it."""
+    value = connection.execute(
+        select(schema.store_meta.c.value).where(schema.store_meta.c.key == "origin")).scalar()
+    if value is None:
+        raise LookupError("store_meta holds no origin: the schema predates migration 0004")
+    return str(value)
 
 
 def attempts(connection: Connection, case_id: str | None = None, actor_org: str | None = None,

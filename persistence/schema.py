@@ -95,6 +95,13 @@ case_personal = Table(
     Index("ix_case_personal_applicant", "applicant_id"),
 )
 
+# The store's identity (migration 0004): ``origin`` names the store in its checkpoints.
+store_meta = Table(
+    "store_meta", metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
 # The attempts log (issue 16): apart from the chain and its tables, so a refusal still changes
 # nothing of ``metadata``'s tables. ``at`` is the command's time, ``recorded_at`` the moment
 # the refusal was written (UTC text, as ``events.at``); ``actor_org`` is the organisation, or

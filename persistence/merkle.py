@@ -271,3 +271,44 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == new_root and sn == 0
+
+
+class LevelTree:
+    """A whole tree held in memory as its levels of perfect subtrees, for many proofs at once
+    (an export proves each of its events): level j holds the roots of the aligned blocks of
+    2^j leaves. Every range a proof lists is such a block, or runs from an aligned start to
+    the tree's right edge — there are at most log2(n) of those, computed once each."""
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        self.size = len(leaf_hashes)
+        self._levels: list[list[bytes]] = [list(leaf_hashes)]
+        while len(self._levels[-1]) > 1:
+            below = self._levels[-1]
+            self._levels.append([node_hash(below[i], below[i + 1])
+                                 for i in range(0, len(below) - 1, 2)])
+        self._edges: dict[int, bytes] = {}
+
+    def range_root(self, start: int, end: int) -> bytes:
+        """MTH of the leaves [start, end), a range a proof of this tree lists."""
+        width = end - start
+        if width <= 0 or end > self.size:
+            raise ValueError(f"no range [{start}, {end}) in a tree of {self.size}")
+        if width & (width - 1) == 0 and start % width == 0:
+            return self._levels[width.bit_length() - 1][start // width]
+        if end != self.size:
+            raise ValueError(f"[{start}, {end}) is neither a block nor at the right edge")
+        known = self._edges.get(start)
+        if known is None:
+            k = split_point(width)
+            known = node_hash(self.range_root(start, start + k), self.range_root(start + k, end))
+            self._edges[start] = known
+        return known
+
+    def root(self) -> bytes:
+        return EMPTY_ROOT if self.size == 0 else self.range_root(0, self.size)
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        return [self.range_root(a, b) for a, b in inclusion_ranges(index, self.size)]
+
+    def consistency_proof(self, old_size: int) -> list[bytes]:
+        return [self.range_root(a, b) for a, b in consistency_ranges(old_size, self.size)]

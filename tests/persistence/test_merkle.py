@@ -428,3 +428,21 @@ def test_a_changed_leaf_proof_or_size_fails_consistency(leaves: list[bytes],
     for m3, n3 in ((m - 1, n), (m + 1, n), (m ^ 2, n), (m, 2 * n), (m, n // 2)):
         if (m3, n3) != (m, n) and proof:
             assert not merkle.verify_consistency(m3, n3, old, new, proof), (m3, n3)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 8, 13, 16, 31, 33, 64, 100])
+def test_a_level_tree_gives_the_proofs_of_the_definition(size: int) -> None:
+    leaves = [f"leaf {i}".encode() for i in range(size)]
+    tree = merkle.LevelTree([merkle.leaf_hash(leaf) for leaf in leaves])
+    assert tree.root() == merkle.root(leaves)
+    for index in range(size):
+        assert tree.inclusion_proof(index) == merkle.inclusion_proof(leaves, index)
+    for old in range(size + 1):
+        assert tree.consistency_proof(old) == merkle.consistency_proof(leaves, old)
+
+
+def test_a_level_tree_refuses_a_range_no_proof_lists() -> None:
+    tree = merkle.LevelTree([merkle.leaf_hash(b"x")] * 7)
+    with pytest.raises(ValueError, match="neither a block"):
+        tree.range_root(1, 4)
+    assert merkle.LevelTree([]).root() == merkle.EMPTY_ROOT

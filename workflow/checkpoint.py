@@ -182,8 +182,8 @@ def _first(fetch: Callable[[int, int], list[Row]], start: int, count: int) -> It
         after = page[-1].position
 
 
-def _leaves(reads: ReadPort, count: int) -> Iterator[LeafRow]:
-    """The first ``count`` leaves."""
+def read_leaves(reads: ReadPort, count: int) -> Iterator[LeafRow]:
+    """The first ``count`` leaves of the log (position and event hash), in leaf order."""
     return _first(reads.event_hashes, _BEFORE_ALL, count)
 
 
@@ -227,7 +227,7 @@ def checkpoint_of(reads: ReadPort, now: datetime, *, blocks: int = DEFAULT_BLOCK
     size = reads.event_count()
     cut = _Blocks(block_size(size, blocks))
     read = 0
-    for row in _leaves(reads, size):
+    for row in read_leaves(reads, size):
         cut.add(merkle.leaf_hash(merkle.event_leaf(row.hash)))
         read += 1
     cut.close()

@@ -8,6 +8,7 @@ a misspelt ``data`` must not silently drop a payload.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -100,8 +101,12 @@ def parse_line(text: str, number: int) -> HistoryLine:
     if data is not None and not isinstance(data, Mapping):
         raise BilingualValueError("data: must be an object", "data：应为对象")
     derived = obj.get("derived")
+    if isinstance(derived, str):  # an export writes it as stored: the text of an object
+        with contextlib.suppress(ValueError):  # not JSON: refused as not an object below
+            derived = json.loads(derived)
     if derived is not None and not isinstance(derived, Mapping):
-        raise BilingualValueError("derived: must be an object", "derived：应为对象")
+        raise BilingualValueError("derived: must be an object, or the text of one",
+                                  "derived：应为对象或对象的文本")
     line = HistoryLine(number, _text(obj, "case", ""), _time(obj.get("at")),
                        _text(obj, "event", ""), _actor(obj.get("actor")), data, derived)
     if line.redacted and derived is None:

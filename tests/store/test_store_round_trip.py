@@ -122,7 +122,9 @@ def test_round_trip_through_the_command(backend: str, tmp_path: Path) -> None:
     run = _run("case", "export", "--db", backend, "-o", str(exported))
     assert run.returncode == 0, run.stderr
     applied = sum(c["events_applied"] for c in expected.values())
-    assert len(exported.read_text("utf-8").splitlines()) == applied
+    head, *events = exported.read_text("utf-8").splitlines()
+    assert json.loads(head)["checkpoint"]["note"].splitlines()[1] == str(applied)
+    assert len(events) == applied
 
     run = _run("replay", str(exported), "--format", "json")
     assert run.returncode == 0, run.stderr

@@ -22,6 +22,7 @@ from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import NotAuthorized
 from jiekun.policies.json_input import loads
 from jiekun.workflow import render_text
+from jiekun.workflow.cli.audit_files import read_checkpoint, read_signer
 from jiekun.workflow.cli.common import (
     EXIT_VIOLATIONS,
     TIME_HELP,
@@ -37,8 +38,9 @@ from jiekun.workflow.cli.common import (
 from jiekun.workflow.clock import RealClock
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.history_view import history_view, may_see_personal
+from jiekun.workflow.proven_export import proven_export
 from jiekun.workflow.records import CaseState, Event
-from jiekun.workflow.transfer import export_lines, import_history
+from jiekun.workflow.transfer import import_history
 
 
 def _when(text: str | None, fmt: str) -> datetime:
@@ -80,19 +82,30 @@ def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) ->
 @case.command("export")
 @click.option("--case", "case_id", default=None, help="only this case")
 @click.option("-o", "output", type=click.Path(dir_okay=False), default=None)
+@click.option("--against", "against", type=click.Path(dir_okay=False), default=None,
+              help="an older checkpoint of this store: the export carries the consistency "
+                   "proof from it to its own")
+@click.option("--key", "key", type=click.Path(dir_okay=False), default=None,
+              help="sign the export's checkpoint with this signer key (`audit keygen`)")
+@click.option("--at", "at", default=None, help=f"the checkpoint's time; {TIME_HELP} "
+                                               "(default: now)")
 @db_option
 @common
-def case_export(case_id: str | None, output: str | None, db_url: str, fmt: str,
-                policy_file: str | None) -> None:
-    """Write the stored histories as JSON Lines (workflow/CONTRACT.md §2)."""
+def case_export(case_id: str | None, output: str | None, against: str | None, key: str | None,
+                at: str | None, db_url: str, fmt: str, policy_file: str | None) -> None:
+    """Write the stored histories as JSON Lines (workflow/CONTRACT.md §2) that prove
+    themselves (§2.1): the export's checkpoint first, then each event with what its hash was
+    computed from, its chain link, its leaf position and inclusion proof."""
+    held = None if against is None else read_checkpoint(against, fmt)
+    signer = None if key is None else read_signer(key, fmt)
     engine = open_engine(db_url, policy_file, fmt)
-    lines = export_lines(engine, case_id)
+    lines = proven_export(engine.store, _when(at, fmt), case_id, against=held, signer=signer)
     if output is None:
         for line in lines:
             click.echo(line)
         return
     with Path(output).open("w", encoding="utf-8") as sink:
-        count = sum(1 for line in lines if sink.write(line + "\n"))
+        count = sum(1 for line in lines if sink.write(line + "\n")) - 1
     click.echo(f"{count} events written to {output}", err=True)
 
 

@@ -4,6 +4,7 @@ the check that every stored chain and fold is intact, and the Merkle checkpoints
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,8 +14,10 @@ import click
 
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
+from jiekun.states import build_lifecycle
 from jiekun.workflow.audit_parallel import verify_store
-from jiekun.workflow.checkpoint import BlockIndex, Checkpoint, take_checkpoint, verify_against
+from jiekun.workflow.checkpoint import Finding, take_checkpoint, verify_against
+from jiekun.workflow.cli.audit_files import read_checkpoint, read_signer, read_verifier
 from jiekun.workflow.cli.common import (
     EXIT_VIOLATIONS,
     TIME_HELP,
@@ -25,10 +28,13 @@ from jiekun.workflow.cli.common import (
     fail,
     open_engine,
     parse_actor,
+    read_input,
     read_time,
     unavailable,
 )
 from jiekun.workflow.clock import RealClock
+from jiekun.workflow.export_check import check_export
+from jiekun.workflow.signing import Signer
 
 
 @click.group()
@@ -60,16 +66,24 @@ def audit() -> None:
 @click.option("--against", "against", type=click.Path(dir_okay=False), default=None,
               help="a checkpoint taken earlier (`audit checkpoint`): the store must still hold "
                    "its log as a prefix; its block index is read from CHECKPOINT.index")
+@click.option("--key", "key", type=click.Path(dir_okay=False), default=None,
+              help="a verifier key (`audit keygen`'s FILE.pub): the checkpoint must carry its "
+                   "valid signature")
 @db_option
 @common
-def audit_verify(workers: int | None, against: str | None, db_url: str, fmt: str,
-                 policy_file: str | None) -> None:
-    """Recompute every chain and re-fold every case; exit 1 naming the first broken record
-    (and, with --against, every place the log differs from the checkpoint's)."""
+def audit_verify(workers: int | None, against: str | None, key: str | None, db_url: str,
+                 fmt: str, policy_file: str | None) -> None:
+    """Recompute every chain and re-fold every case; exit 1 naming every broken case (and,
+    with --against, every place the log differs from the checkpoint's)."""
+    verifier = None if key is None else read_verifier(key, fmt)
     engine = open_engine(db_url, policy_file, fmt)
     held = None
     if against is not None:
-        held = verify_against(engine.store, _checkpoint(against, fmt))
+        mark = read_checkpoint(against, fmt)
+        held = verify_against(engine.store, mark)
+        if verifier is not None and not verifier.signed(mark.note_text(), mark.signatures):
+            held.findings.insert(0, Finding("signature", f"the checkpoint carries no valid "
+                                                         f"signature of {verifier.name}"))
     report = verify_store(db_url, engine.decider.policy, workers)
     result = report.as_json()
     if held is not None:
@@ -93,28 +107,22 @@ def _verified_text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _checkpoint(path: str, fmt: str) -> Checkpoint:
-    try:
-        text = Path(path).read_text("utf-8")
-        index_path = Path(path + ".index")
-        index = (BlockIndex.from_json(json.loads(index_path.read_text("utf-8")))
-                 if index_path.exists() else None)
-    except (OSError, ValueError) as error:
-        fail(fmt, InvalidInput(path, [FieldProblem("", f"cannot read the checkpoint: {error}",
-                                                    f"无法读取检查点文件：{error}")]))
-    return Checkpoint.from_text(text, index)
-
-
 @audit.command("checkpoint")
 @click.option("-o", "output", type=click.Path(dir_okay=False), required=True,
               help="the checkpoint (a signed-note text); its block index goes to OUTPUT.index")
+@click.option("--key", "key", type=click.Path(dir_okay=False), default=None,
+              help="sign it with this signer key (`audit keygen`; Ed25519, C2SP signed note)")
 @db_option
 @common
-def audit_checkpoint(output: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+def audit_checkpoint(output: str, key: str | None, db_url: str, fmt: str,
+                     policy_file: str | None) -> None:
     """The store's log now: size and Merkle root (RFC 9162) of every event in commit order.
     Keep it outside the store; `audit verify --against` proves the store still holds it."""
+    signer = None if key is None else read_signer(key, fmt)
     engine = open_engine(db_url, policy_file, fmt)
     mark = take_checkpoint(engine.store, RealClock().now())
+    if signer is not None:
+        mark = dataclasses.replace(mark, signatures=(signer.sign(mark.note_text()),))
     Path(output).write_text(mark.to_text(), "utf-8")
     if mark.index is not None:
         Path(output + ".index").write_text(json.dumps(mark.index.as_json()), "utf-8")
@@ -152,4 +160,69 @@ def _attempts_text(r: dict[str, Any]) -> str:
     lines += [f"  #{a['position']} {a['at']} case {a['case_id']} {a['trigger']} by "
               f"{a['actor_role']}{':' + str(a['actor_org']) if a['actor_org'] else ''}: "
               f"{a['code']}" for a in r["attempts"]]
+    return "\n".join(lines)
+
+
+@audit.command("keygen")
+@click.option("--name", required=True, help="the key's name, e.g. wuxi-federation-audit")
+@click.option("-o", "output", type=click.Path(dir_okay=False), required=True,
+              help="the signer key (secret, written 0600); the verifier key goes to OUTPUT.pub")
+def audit_keygen(name: str, output: str) -> None:
+    """A new Ed25519 key pair for signing checkpoints (C2SP signed-note keys). The signer
+    key stays with who takes checkpoints; FILE.pub goes to the auditors."""
+    try:
+        signer = Signer.generate(name)
+    except JiekunError as error:
+        fail("text", error)
+    secret = Path(output)
+    if secret.exists():
+        fail("text", InvalidInput(output, [FieldProblem(
+            "-o", "the file exists: a key is not overwritten", "文件已存在：不覆盖已有密钥")]))
+    # created 0600 before the secret is written into it
+    secret.touch(mode=0o600)
+    secret.write_text(signer.to_text() + "\n", "utf-8")
+    Path(output + ".pub").write_text(signer.verifier().to_text() + "\n", "utf-8")
+    click.echo(f"signer key → {output} (keep it secret); verifier key → {output}.pub")
+
+
+@audit.command("verify-export")
+@click.argument("export", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--against", "against", type=click.Path(dir_okay=False), default=None,
+              help="a checkpoint you kept: the export must carry the consistency proof from it "
+                   "(`case export --against`)")
+@click.option("--key", "key", type=click.Path(dir_okay=False), default=None,
+              help="a verifier key: the export's checkpoint must carry its valid signature")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def audit_verify_export(export: str, against: str | None, key: str | None, fmt: str) -> None:
+    """Check an export on its own (no store): every hash recomputed from its line, every
+    chain link, every inclusion proof against its checkpoint; with --against, that its
+    checkpoint extends the one you kept. Exit 1 naming each line that fails."""
+    held = None if against is None else read_checkpoint(against, fmt)
+    verifier = None if key is None else read_verifier(key, fmt)
+    text = read_input(export, fmt)
+    report = check_export(text.splitlines(), build_lifecycle(), verifier=verifier,
+                          against=held)
+    emit(fmt, report.as_json(), _export_text)
+    sys.exit(0 if report.ok and report.against != "failed" else EXIT_VIOLATIONS)
+
+
+def _export_text(r: dict[str, Any]) -> str:
+    mark = r["checkpoint"]
+    head = (f"verify-export: {r['events']} events of {r['cases']} case(s)"
+            + (f", checkpoint of {mark['time']} ({mark['size']} events)" if mark else ""))
+    if not r["ok"]:
+        return "\n".join([head + ": BROKEN"] + [
+            f"  {'line ' + str(f['line']) if f['line'] else 'the file'}"
+            + (f", case {f['case']}" if f["case"] else "")
+            + (f" #{f['seq']}" if f["seq"] is not None else "")
+            + f": {f['kind']}: {f['message']}" for f in r["findings"]])
+    lines = [head + ": every hash, chain link and inclusion proof agrees"]
+    if r["against"] == "verified":
+        lines.append("  its checkpoint extends the checkpoint you kept (consistency proof "
+                     "verified): these events are the store's")
+    if r["signature"] == "verified":
+        lines.append("  its checkpoint is signed by the key you gave")
+    if not r["proven"]:
+        lines.append("  consistent with itself only — this proves nothing about the store: "
+                     "check it --against a checkpoint you kept, or --key a key you trust")
     return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Exports that prove themselves (issue 16; workflow/CONTRACT.md §2.1).
+
+An export is a history file (§2) whose first line is the export's own checkpoint and whose
+event lines carry, beside the event as replay reads it, what its chain hash was computed from
+as stored and where it sits in the store's log:
+
+- ``{"checkpoint": {"note": <the checkpoint's signed-note text>, "consistency": {"from_size",
+  "from_root", "proof"}}}`` — the note of the log when the export was read (signed when a key
+  is given); ``consistency`` only with ``--against``: the RFC 9162 proof that the auditor's
+  older checkpoint (its size and root) is a prefix of this one;
+- on each event line: ``seq``, ``policy`` (``ID@HASH``), ``derived`` (the stored text),
+  ``personal_digest``, ``prev_hash``, ``hash``, ``position`` (its leaf index) and ``proof``
+  (its inclusion proof against the export's checkpoint, hex, the leaf's neighbour first).
+
+Everything else the hash covers is re-derived from the line as the store derived it when it
+wrote the event (``persistence/chain.py``): the time as fixed-width UTC text, the public actor
+and data as canonical JSON, the personal part split off by the trigger's definition and hashed.
+``workflow/export_check.py`` checks such a file.
+
+The checkpoint, the leaves and the events are read in one read transaction, so the proofs are
+of one state of the log even while others write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from jiekun.persistence import merkle
+from jiekun.persistence.ports import StorePort
+from jiekun.persistence.queries import EventRecord
+from jiekun.policies.deadlines import SHANGHAI, require_aware
+from jiekun.workflow.checkpoint import Checkpoint, read_leaves
+from jiekun.workflow.row_mapping import event_of
+from jiekun.workflow.signing import Signer
+
+
+def event_record_line(record: EventRecord, index: int, proof: list[bytes]) -> str:
+    """One event of an export: the event as replay reads it, then its proof fields."""
+    stored = record.stored
+    event = event_of(stored)
+    line: dict[str, Any] = {"case": stored.case_id, "at": event.at.astimezone(SHANGHAI).isoformat(),
+                            "event": stored.trigger, "actor": dict(event.actor)}
+    if event.data:
+        line["data"] = dict(event.data)
+    line["seq"] = stored.seq
+    if stored.policy_id is not None:
+        line["policy"] = f"{stored.policy_id}@{stored.policy_hash or ''}"
+    line["derived"] = stored.derived
+    line["personal_digest"] = stored.personal_digest
+    line["prev_hash"] = stored.prev_hash
+    line["hash"] = record.hash
+    line["position"] = index
+    line["proof"] = [p.hex() for p in proof]
+    return json.dumps(line, ensure_ascii=False)
+
+
+def checkpoint_line(mark: Checkpoint, consistency: dict[str, Any] | None = None) -> str:
+    body: dict[str, Any] = {"note": mark.to_text()}
+    if consistency is not None:
+        body["consistency"] = consistency
+    return json.dumps({"checkpoint": body}, ensure_ascii=False)
+
+
+def proven_export(store: StorePort, now: datetime, case_id: str | None = None, *,
+                  against: Checkpoint | None = None, signer: Signer | None = None
+                  ) -> Iterator[str]:
+    """The export's lines: its checkpoint dated ``now`` (signed by ``signer``), then every
+    event of ``case_id`` (all cases when None) in commit order with its proofs. ``against``:
+    an older checkpoint of the same store, whose consistency proof the export then carries."""
+    moment = require_aware(now, "now").astimezone(SHANGHAI)
+    with store.reads() as reads:
+        size = reads.event_count()
+        hashes: list[bytes] = []
+        index_of: dict[int, int] = {}
+        for row in read_leaves(reads, size):
+            index_of[row.position] = len(hashes)
+            hashes.append(merkle.leaf_hash(merkle.event_leaf(row.hash)))
+        tree = merkle.LevelTree(hashes)
+        mark = Checkpoint(reads.store_origin(), len(hashes), tree.root().hex(), moment)
+        if signer is not None:
+            mark = Checkpoint(mark.origin, mark.size, mark.root, mark.time,
+                              signatures=(signer.sign(mark.note_text()),))
+        consistency = None
+        if against is not None and against.size <= tree.size:
+            consistency = {"from_size": against.size, "from_root": against.root,
+                           "proof": [p.hex() for p in tree.consistency_proof(against.size)]}
+        yield checkpoint_line(mark, consistency)
+        records = reads.case_events(case_id) if case_id is not None else reads.all_events()
+        for record in records:
+            index = index_of.get(record.position)
+            if index is None:  # committed after the count: not in this checkpoint
+                continue
+            yield event_record_line(record, index, tree.inclusion_proof(index))

@@ -365,3 +365,23 @@ def test_another_store_is_named(shared: tuple[Engine, Checkpoint]) -> None:
     check = verify_against(engine.store, elsewhere)
     assert [f.kind for f in check.findings] == ["origin"]
     assert checkpoint.origin in check.findings[0].message
+
+
+@pytest.mark.parametrize("which", ["swap", "insert", "truncate"])
+def test_the_leaves_alone_name_the_same_place(shared: tuple[Engine, Checkpoint], which: str
+                                              ) -> None:
+    """``content=False`` (what ``audit verify --against`` runs beside its chain check) reads
+    only the leaves, and names the same leaf and event as the full pass."""
+    engine, checkpoint = shared
+    tamper = {"swap": swap(("A-03", 2), ("B-05", 4)), "insert": insert_before("B-00", 1),
+              "truncate": delete_last_of("B-19")}[which]
+    with engine.store.engine.connect() as c:
+        try:
+            tamper(c)
+            reads = engine.store.reads_on(c)
+            full = verify_reads(reads, checkpoint)
+            leaves = verify_reads(reads, checkpoint, content=False)
+        finally:
+            c.rollback()
+    assert leaves.findings and [f.as_json() for f in leaves.findings] == [
+        f.as_json() for f in full.findings if f.kind != "content"]

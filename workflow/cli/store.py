@@ -89,6 +89,9 @@ def audit_verify(workers: int | None, against: str | None, key: str | None, db_u
     result = report.as_json()
     if held is not None:
         result["against"] = held.as_json()
+        if verifier is not None:
+            result["against"]["signed_by"] = verifier.name if not any(
+                f.kind == "signature" for f in held.findings) else None
     emit(fmt, result, _verified_text)
     sys.exit(0 if report.ok and (held is None or held.ok) else EXIT_VIOLATIONS)
 
@@ -103,7 +106,8 @@ def _verified_text(r: dict[str, Any]) -> str:
         mark = held["checkpoint"]
         lines.append(f"against the checkpoint of {mark['time']} ({mark['size']} events): "
                      + (f"the log holds it as a prefix (now {held['size']} events, "
-                        "consistency proof verified)" if held["ok"] else "BROKEN"))
+                        "consistency proof verified)" if held["ok"] else "BROKEN")
+                     + (f"; signed by {held['signed_by']}" if held.get("signed_by") else ""))
         lines += [f"  {f['kind']}: {f['message']}" for f in held["findings"]]
     return "\n".join(lines)
 

@@ -29,7 +29,7 @@ from jiekun.workflow.demo import (
     summarize,
 )
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.transfer import export_lines
+from jiekun.workflow.proven_export import proven_export
 
 DATA = Path(__file__).parents[2] / "policies" / "data"
 ILLUSTRATIVE_TIERS = DATA / "illustrative-aid-tiers.toml"
@@ -53,7 +53,8 @@ def _write_outputs(out: Path, engine: Engine) -> tuple[dict[str, Any], str]:
     render(case_path_diagram(engine.decider.lifecycle, path_steps(events), "zh",
                              lengths=lengths, title=case_id), out / f"case-{case_id}-path.svg")
     with (out / "history.jsonl").open("w", encoding="utf-8") as sink:
-        for line in export_lines(engine):
+        # an export that proves itself (CONTRACT §2.1), dated at the simulated clock's end
+        for line in proven_export(engine.store, END):
             sink.write(line + "\n")
     with engine.store.reads() as reads:
         audit = verify(reads, engine.decider).as_json()

@@ -47,6 +47,10 @@ class Backend(Protocol):
     def lock_for_write(self, run: Run, lock: Any) -> None:
         """Serialise writers so that commit order is position order."""
 
+    def lock_and_read(self, cursor: Any, read_sql: str) -> Any:
+        """Serialise writers as ``lock_for_write`` does, then run ``read_sql`` (a statement
+        without parameters) after the lock is held; returns the cursor holding its rows."""
+
     def claimed(self, cursor: Any) -> bool:
         """Whether the claim statement just run took the timer."""
 
@@ -110,6 +114,10 @@ class SqliteBackend:
     def lock_for_write(self, run: Run, lock: Any) -> None:
         return None  # BEGIN IMMEDIATE took the database's one write lock
 
+    def lock_and_read(self, cursor: Any, read_sql: str) -> Any:
+        cursor.execute(read_sql)  # BEGIN IMMEDIATE took the lock already
+        return cursor
+
     def claimed(self, cursor: Any) -> bool:
         return bool(cursor.rowcount == 1)
 
@@ -142,6 +150,14 @@ class PostgresBackend:
 
     def lock_for_write(self, run: Run, lock: Any) -> None:
         run(lock, {"id": _WRITE_LOCK})
+
+    def lock_and_read(self, cursor: Any, read_sql: str) -> Any:
+        # One message, two statements (the simple query protocol: no parameters): one round
+        # trip, and the read is a statement of its own, whose snapshot is taken once the lock
+        # is held, so it sees what committed while this transaction waited for it.
+        cursor.execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK}); {read_sql}")
+        cursor.nextset()
+        return cursor
 
     def claimed(self, cursor: Any) -> bool:
         return cursor.fetchone() is not None

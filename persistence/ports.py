@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
 from jiekun.persistence.statements import Attempt, Loaded, TimerRow, Write
 from jiekun.persistence.timer_queries import DueTimer
@@ -87,12 +88,37 @@ class ReadPort(Protocol):
         ``limit``: of a case, of an actor's organisation (a worker: its digest) and role,
         dated at or after ``since`` (UTC text), after the position ``after``."""
 
+    def policy_versions(self) -> list[PolicyVersionRow]:
+        """Every policy version published to the store, by number."""
+
+    def policy_version(self, number: int) -> PolicyVersionRow | None:
+        """One policy version by its number."""
+
+    def policy_by_hash(self, hash_: str) -> PolicyVersionRow | None:
+        """The policy version with this hash, or whose pre-0005 hash it is (an alias)."""
+
+    def current_policy_number(self) -> int | None:
+        """The current policy version: the highest-numbered one with its text."""
+
 
 class WritePort(Protocol):
     """The reads and writes of one write transaction (``StorePort.unit_of_work()``)."""
 
-    def lock_for_write(self) -> None:
-        """Serialise this transaction with other writers (commit order = position order)."""
+    def lock_for_write(self) -> int | None:
+        """Serialise this transaction with other writers (commit order = position order);
+        returns the store's current policy version, read once the lock is held."""
+
+    def policy_version(self, number: int) -> PolicyVersionRow | None:
+        """One policy version by its number, inside this transaction."""
+
+    def last_policy_number(self) -> int:
+        """The highest policy version number, with or without text (0: none)."""
+
+    def insert_policy_version(self, row: PolicyVersionRow) -> None:
+        """Publish a policy version."""
+
+    def undated_timers(self, limit: int) -> list[tuple[str, str, int]]:
+        """(case, kind, armed seq) of pending timers armed without a due time."""
 
     def load(self, case_id: str) -> Loaded | None:
         """The case as its rows hold it, inside this transaction."""

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from jiekun.persistence import queries, timer_queries
+from jiekun.persistence import policy_rows, queries, timer_queries
+from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
 from jiekun.persistence.statements import Loaded, Statements, load_case
 from jiekun.persistence.timer_queries import DueTimer
@@ -86,3 +87,15 @@ class Reads:
                  ) -> list[dict[str, object]]:
         return queries.attempts(self._connection, case_id, actor_org, since, limit,
                                 actor_role=actor_role, after=after)
+
+    def policy_versions(self) -> list[PolicyVersionRow]:
+        return policy_rows.all_rows(self._connection)
+
+    def policy_version(self, number: int) -> PolicyVersionRow | None:
+        return policy_rows.by_number(self._connection, number)
+
+    def policy_by_hash(self, hash_: str) -> PolicyVersionRow | None:
+        return policy_rows.by_hash(self._connection, hash_)
+
+    def current_policy_number(self) -> int | None:
+        return policy_rows.current_number(self._connection)

@@ -10,6 +10,8 @@
 - ``attempts`` (its own ``attempts_metadata``, apart from the chain): every refused command,
   by time, case, actor, trigger and refusal code; no payload and no personal data (a worker is
   kept as a digest of their id number). Migration 0003.
+- ``policy_versions``: every policy version published to the store (migration 0005); the
+  current one is the highest-numbered version whose text the store holds.
 """
 
 from __future__ import annotations
@@ -100,6 +102,27 @@ store_meta = Table(
     "store_meta", metadata,
     Column("key", String(40), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+# Policy versions (issue 15): ``version`` numbers them per store from 1; ``hash`` is the hash
+# of what the TOML text says (policies/policy_hash.py), the one events decided under it record;
+# ``legacy_hash`` the hash events recorded for the same text before migration 0005 (of the
+# pydantic model), an alias. A hash may recur: publishing an older version's text again makes
+# a new version of it (going back is a publication too). ``toml`` is NULL only for a version
+# migration 0005 registered from events whose text the store never held. ``published_at`` is
+# UTC text, as ``events.at``.
+policy_versions = Table(
+    "policy_versions", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("policy_id", String(64), nullable=False),
+    Column("hash", String(80), nullable=False),
+    Column("legacy_hash", String(80), nullable=True),
+    Column("toml", Text, nullable=True),
+    Column("published_by", String(200), nullable=False),
+    Column("published_at", String(40), nullable=False),
+    Column("note", Text, nullable=False),
+    Index("ix_policy_versions_hash", "hash"),
+    Index("ix_policy_versions_legacy_hash", "legacy_hash"),
 )
 
 # The attempts log (issue 16): apart from the chain and its tables, so a refusal still changes

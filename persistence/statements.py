@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
 
 from jiekun.persistence.backends import Backend, write_lock_statement
 from jiekun.persistence.chain import StoredEvent
+from jiekun.persistence.policy_rows import current_query
 from jiekun.persistence.schema import (
     attempts,
     case_personal,
@@ -171,6 +172,8 @@ class Statements:
         self.raw_write_lock = Raw(write_lock_statement(), compiler)
         self.raw_insert_attempt = Raw(insert(attempts), compiler,
                                       [c.name for c in attempts.c if c.name != "position"])
+        # the current policy version, read with the write lock (backend.lock_and_read)
+        self.current_policy_sql = Raw(current_query(), compiler).sql
 
     def update_case(self, kept: frozenset[str]) -> Raw:
         """The conditional update of a case row that leaves out the indexed columns in

@@ -21,8 +21,10 @@ from sqlalchemy import Connection, Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from jiekun.persistence import policy_rows, timer_queries
 from jiekun.persistence.backends import backend_for
 from jiekun.persistence.chain import StoredEvent
+from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.reads import Reads
 from jiekun.persistence.schema import case_personal, personal_data
 from jiekun.persistence.statements import (
@@ -82,8 +84,29 @@ class UnitOfWork:
         self._cursor.execute(raw.sql, raw.params(values))
         return self._cursor
 
-    def lock_for_write(self) -> None:
-        self._s.backend.lock_for_write(self._run, self._s.raw_write_lock)
+    def lock_for_write(self) -> int | None:
+        """Serialise with other writers; returns the store's current policy version, read in
+        the same round trip once the lock is held (None: the store has none)."""
+        if self._cursor is None:
+            self._cursor = self.connection.connection.cursor()
+        row = self._s.backend.lock_and_read(self._cursor, self._s.current_policy_sql).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def policy_version(self, number: int) -> PolicyVersionRow | None:
+        """One published policy version, inside this transaction."""
+        return policy_rows.by_number(self.connection, number)
+
+    def last_policy_number(self) -> int:
+        """The highest policy version number (0: none)."""
+        return policy_rows.last_number(self.connection)
+
+    def insert_policy_version(self, row: PolicyVersionRow) -> None:
+        """Publish a policy version (its number one more than ``last_policy_number``)."""
+        policy_rows.insert_row(self.connection, row)
+
+    def undated_timers(self, limit: int) -> list[tuple[str, str, int]]:
+        """(case, kind, armed seq) of pending timers armed without a due time."""
+        return timer_queries.undated(self.connection, limit)
 
     def claim_timer(self, case_id: str, armed_seq: int) -> bool:
         """Take a pending timer for this transaction: False when it is gone, changed, or (on

@@ -10,6 +10,7 @@ policies/RULES.md (R-PUBLICITY-ELAPSED); the rule is written here on top of ``is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -44,14 +45,28 @@ def _operator_year(entry: CalendarYear, base: frozenset[date] | None) -> frozens
     return frozenset((days - set(entry.holidays)) | set(entry.workdays))
 
 
+Hint = Callable[[int], tuple[str, str]]
+
+
+def _file_hint(year: int) -> tuple[str, str]:
+    return ("add its holidays and adjusted working days to the policy ([[calendar.years]])",
+            "请管理员在政策中补充该年的节假日和调休上班日（[[calendar.years]]）")
+
+
 class WorkingCalendar:
-    def __init__(self, extra_years: list[CalendarYear] | tuple[CalendarYear, ...] = ()) -> None:
+    """Working days of the years chinesecalendar knows and those a policy adds. ``hint``
+    says, for a year neither knows, how an operator adds it (English, Chinese)."""
+
+    def __init__(self, extra_years: list[CalendarYear] | tuple[CalendarYear, ...] = (),
+                 hint: Hint = _file_hint) -> None:
         self._extra = {entry.year: entry for entry in extra_years}
         self._years: dict[int, frozenset[date] | None] = {}
+        self._hint = hint
 
     @classmethod
     def for_policy(cls, policy: Policy) -> WorkingCalendar:
-        return cls(policy.calendar.years)
+        """The calendar of ``policy``; its refusals name the policy's store version or file."""
+        return cls(policy.calendar.years, policy.calendar_hint)
 
     def _workdays(self, year: int) -> frozenset[date]:
         if year not in self._years:
@@ -60,11 +75,10 @@ class WorkingCalendar:
             self._years[year] = _operator_year(entry, base) if entry else base
         days = self._years[year]
         if days is None:
+            fix_en, fix_zh = self._hint(year)
             raise PolicyNotInForce(date(year, 1, 1), f"the working-day calendar of {year} is "
-                                   "unknown: add its holidays and adjusted working days to the "
-                                   "policy file ([[calendar.years]])",
-                                   f"{year} 年的工作日历（节假日和调休上班日）尚未录入，请管理员"
-                                   "在政策文件中补充（[[calendar.years]]）")
+                                   f"unknown: {fix_en}",
+                                   f"{year} 年的工作日历（节假日和调休上班日）{fix_zh}")
         return days
 
     def knows(self, year: int) -> bool:

@@ -22,6 +22,7 @@ from jiekun.policies.errors import JiekunError, PolicyNotInForce, TimerGone
 from jiekun.states import TimerKind
 from jiekun.workflow.clock import Clock, SimulatedClock
 from jiekun.workflow.engine import Engine, TimerBatch
+from jiekun.workflow.policy_versions import WaitingTimer, waiting_timers
 from jiekun.workflow.records import Command
 from jiekun.workflow.transactions import TimerClaim, timer_key
 
@@ -76,20 +77,32 @@ class TimerFirer:
             last = page[-1]
             after = (utc_text(last.due), last.case_id)
 
+    def waiting(self) -> list[WaitingTimer]:
+        """The timers waiting for a calendar year the store's current policy version does not
+        know: listed and counted, never fired, until the operator publishes the year."""
+        with self.engine.store.reads() as reads:
+            decider = self.engine.book.decider(reads.current_policy_number(), reads)
+            return waiting_timers(reads, decider)
+
     def date_undated(self) -> int:
-        """Give a due time to timers armed while their calendar year was unknown, now that
-        the policy's calendar may know it (operators add years late in the year before)."""
+        """Give a due time to timers armed while their calendar year was unknown that the
+        store's current policy version knows. Publishing the version dates them in its own
+        transaction (``policy_versions.publish``): this only catches a timer armed by a
+        command decided under the version before, while the new one was being published."""
         dated = 0
         with self.engine.store.reads() as reads:
             rows = reads.undated_timers(10_000)
+        if not rows:
+            return 0
+        decider = self.engine.current_decider()
         for case_id, kind, armed_seq in rows:
             case = self.engine.stored_case(case_id)
             timer = case.timer(TimerKind(kind)) if case is not None else None
             if timer is None:
                 continue
-            days = self.engine.decider.policy.durations.working_days(kind)
+            days = decider.policy.durations.working_days(kind)
             try:
-                due = publicity_elapsed_at(timer.started, days, self.engine.decider.calendar)
+                due = publicity_elapsed_at(timer.started, days, decider.calendar)
             except PolicyNotInForce:
                 continue  # still unknown: it waits for the operator
             with self.engine.timer_batch() as batch:

@@ -28,6 +28,7 @@ from jiekun.policies.deadlines import SHANGHAI
 from jiekun.scheduler.firing import Firing, TimerFirer
 from jiekun.workflow.clock import Clock, RealClock
 from jiekun.workflow.engine import Engine
+from jiekun.workflow.policy_versions import WaitingTimer
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True,
@@ -37,8 +38,10 @@ JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True,
 class SchedulerService:
     def __init__(self, engine: Engine, *, clock: Clock | None = None,
                  heartbeat: timedelta = timedelta(seconds=60), blocking: bool = True,
-                 on_fire: Callable[[Firing], None] | None = None) -> None:
+                 on_fire: Callable[[Firing], None] | None = None,
+                 on_waiting: Callable[[list[WaitingTimer]], None] | None = None) -> None:
         self.firer = TimerFirer(engine)
+        self.on_waiting = on_waiting
         self.engine = engine
         self.clock = clock or RealClock()
         self.heartbeat = heartbeat
@@ -68,11 +71,27 @@ class SchedulerService:
             pass
 
     def tick(self) -> list[Firing]:
+        """Fire what is due, count the timers waiting for a calendar year (logged at every
+        heartbeat until the operator publishes the year), and set the next wake-up."""
         with self._tick_lock:
             fired = self.firer.fire_due(self.clock, self.on_fire, self._stopping.is_set)
+            self.report_waiting()
             if not self._stopping.is_set():
                 self._wake_at_next_due()
         return fired
+
+    def report_waiting(self) -> list[WaitingTimer]:
+        """Log (WARNING) and hand to ``on_waiting`` the timers waiting for a calendar year."""
+        waiting = self.firer.waiting()
+        if waiting:
+            years = sorted({w.year for w in waiting})
+            log.warning("%d timer(s) waiting: calendar year %s unknown (cases %s); publish it "
+                        "with `jiekun policy add-calendar-year`", len(waiting),
+                        ", ".join(map(str, years)),
+                        ", ".join(w.case_id for w in waiting[:10]))
+            if self.on_waiting is not None:
+                self.on_waiting(waiting)
+        return waiting
 
     def _wake_at_next_due(self) -> None:
         with self.engine.store.reads() as reads:

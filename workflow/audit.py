@@ -5,6 +5,12 @@ What it proves: no stored event was changed, removed, inserted or reordered (eac
 the event's stored text and the previous hash; the projection holds the head hash and the
 version), the vault still matches the digests the chain committed to, and the projection and
 timers are exactly the fold of the events.
+
+A timer armed while its calendar year was unknown has no due time in the fold of its events;
+publishing a policy version with that year dates its row (``workflow/policy_versions.py``). The
+audit holds the row to the due time the decider's policy (the store's current version, as
+``jiekun audit verify`` passes it) gives that timer: no due time while the year is unknown,
+its true due time once it is known.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from jiekun.persistence.chain import GENESIS, digest, utc_text
 from jiekun.persistence.ports import ReadPort
 from jiekun.persistence.queries import EventRecord
 from jiekun.policies.application import Application
+from jiekun.policies.deadlines import publicity_elapsed_at
+from jiekun.policies.errors import PolicyNotInForce
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.records import CaseState
 from jiekun.workflow.row_mapping import case_of, event_of
@@ -120,7 +128,7 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
     if _vault_differs(before if kept else folded, vault):
         return Problem(case_id, last, "the stored application differs from the fold of the "
                                       "events")
-    return _timer_problem(case_id, last, folded, timer)
+    return _timer_problem(case_id, last, folded, timer, decider)
 
 
 _COLUMNS = ("state", "category", "reviewing_body", "grassroots_union")
@@ -136,13 +144,19 @@ def _differing_fields(stored: dict[str, Any], folded: CaseState) -> list[str]:
 
 
 def _timer_problem(case_id: str, seq: int, folded: CaseState,
-                   timer: dict[str, Any] | None) -> Problem | None:
+                   timer: dict[str, Any] | None, decider: Decider) -> Problem | None:
     if not folded.timers:
         if timer is not None and timer["status"] in ("pending", "blocked"):
             return Problem(case_id, seq, "a timer is armed that the fold does not have")
         return None
     armed = folded.timers[0]
     due = None if armed.due is None else utc_text(armed.due)
+    if due is None:  # armed while its calendar year was unknown: dated under the current policy
+        days = decider.policy.durations.working_days(armed.kind.value)
+        try:
+            due = utc_text(publicity_elapsed_at(armed.started, days, decider.calendar))
+        except PolicyNotInForce:
+            due = None
     if timer is None or timer["kind"] != armed.kind.value or (
             timer["status"] == "pending" and timer["due"] != due):
         return Problem(case_id, seq, "the timer row differs from the fold of the events")

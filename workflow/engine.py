@@ -1,5 +1,10 @@
 """The durable engine: commands decided over a store, one transaction each.
 
+Every command is decided under the store's current policy version (``workflow/
+policy_versions.py``), learnt in the statement that takes the write lock: every engine and
+scheduler process on a store decides under the same version, and one published while a
+process runs is used by its next command.
+
 Event, projection, timer and vault changes commit in one transaction, or not at all. Listeners
 are called after the commit, never before, so a rolled-back transition notifies nobody. The
 engine holds commands and transactions; its reads are ``CaseReader``'s (``workflow/reader.py``),
@@ -24,7 +29,9 @@ from jiekun.policies.errors import (
     SchemaBehind,
 )
 from jiekun.policies.policy_file import Policy
-from jiekun.workflow import arguments, attempts
+from jiekun.policies.policy_toml import dumps
+from jiekun.workflow import arguments, attempts, policy_versions
+from jiekun.workflow.clock import RealClock
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.idempotency import request_digest, scoped_key
 from jiekun.workflow.reader import CaseReader
@@ -38,9 +45,10 @@ log = logging.getLogger(__name__)
 class TimerBatch:
     """Firings inside one transaction (``Engine.timer_batch``), each all-or-nothing."""
 
-    def __init__(self, writer: CaseWriter, uow: WritePort) -> None:
+    def __init__(self, writer: CaseWriter, uow: WritePort, decider: Decider) -> None:
         self.writer = writer
         self.uow = uow
+        self.decider = decider  # of the policy version current in this transaction
         self.committed: list[Event] = []
         self._refused: dict[TimerClaim, tuple[Command, JiekunError]] = {}
 
@@ -50,12 +58,12 @@ class TimerBatch:
             try:
                 with self.uow.savepoint():
                     event = self.writer.decide(self.uow, command, None, claim,
-                                               trust_cache=True)
+                                               trust_cache=True, decider=self.decider)
             except StaleCase:
                 self.writer.forget(command.case_id)
                 with self.uow.savepoint():
                     event = self.writer.decide(self.uow, command, None, claim,
-                                               trust_cache=False)
+                                               trust_cache=False, decider=self.decider)
         except JiekunError as refusal:  # logged if ``block`` blocks the timer for it
             self._refused[claim] = (command, refusal)
             raise
@@ -82,14 +90,33 @@ class Engine:
 
     Commands (``submit``, ``fire``, ``execute``) raise a ``JiekunError`` subclass when refused
     and then change nothing; reads (``case``, ``cases``, ``history``, ``state_as_of``,
-    ``events_since``, ``pending_timers``) return only what the reader may read."""
+    ``events_since``, ``pending_timers``) return only what the reader may read.
 
-    def __init__(self, store: StorePort, decider: Decider) -> None:
+    Commands are decided under the store's current policy version, whatever ``decider`` says:
+    ``decider`` is used for the version whose hash is its policy's (its calendar, its
+    machine). Building an engine reads the store's current version."""
+
+    def __init__(self, store: StorePort, decider: Decider | None = None) -> None:
         self.store = store
-        self.decider = decider
-        self.writer = CaseWriter(decider)
-        self.reader = CaseReader(store, decider)
+        self.book = policy_versions.PolicyBook(decider)
+        with store.reads() as reads:
+            first = self.book.decider(reads.current_policy_number(), reads)
+        self.writer = CaseWriter(first)
+        self.reader = CaseReader(store, first, self.book)
         self._listeners: list[Listener] = []
+
+    @property
+    def decider(self) -> Decider:
+        """The decider of the newest policy version this engine has met (the store's current
+        one as of its last command or read of the version; ``current_decider`` asks)."""
+        latest = self.book.latest
+        assert latest is not None
+        return latest
+
+    def current_decider(self) -> Decider:
+        """The decider of the store's current policy version, read now."""
+        with self.store.reads() as reads:
+            return self.book.decider(reads.current_policy_number(), reads)
 
     @classmethod
     def open(cls, url: str | None = None, *, upgrade: bool = False,
@@ -100,7 +127,17 @@ class Engine:
         ``jiekun db upgrade`` does); otherwise a missing or older schema raises SchemaBehind
         and a missing SQLite file is not created. ``pool_size`` bounds the connections the
         engine's threads share; a call that waits ``timeout`` seconds for one raises
-        StoreBusy (E-BUSY). ``policy`` defaults to the packaged one."""
+        StoreBusy (E-BUSY).
+
+        The engine decides under the store's current policy version (a new store's is the
+        shipped policy, published by the upgrade). ``policy`` (or ``decider``'s policy), when
+        given and never published to the store, is published as its new current version first
+        (by "Engine.open"): every engine and scheduler on the store then decides under it, as
+        after ``jiekun policy publish``. One the store has had already is not published again
+        (opening an engine never takes a store back to an older version: ``jiekun policy
+        publish`` does, on purpose); ``decider`` is then used for that version when it is the
+        current one. A policy built in code is published as the TOML text of what it says
+        (``policies/policy_toml.py``)."""
         url = url or "sqlite:///jiekun.db"
         missing = None if upgrade else database.missing_sqlite_file(url)
         if missing is not None:
@@ -116,8 +153,19 @@ class Engine:
         except BaseException:
             engine.dispose()
             raise
-        return cls(Store(engine, pool_size=pool_size, timeout=timeout),
-                   decider or Decider(policy))
+        store = Store(engine, pool_size=pool_size, timeout=timeout)
+        given = decider.policy if decider is not None else policy
+        try:
+            if given is not None and policy_versions.version_by_hash(
+                    store, given.content_hash) is None:
+                text = given.text if given.text is not None else dumps(given.document())
+                policy_versions.publish(store, text, by="Engine.open", at=RealClock().now(),
+                                        note="published by Engine.open(policy=…)",
+                                        source=given.file or given.id)
+            return cls(store, decider or (None if policy is None else Decider(policy)))
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         """Release every connection of every thread; later calls raise StoreClosed."""
@@ -176,7 +224,7 @@ class Engine:
         fired: list[Event] = []
         try:
             with self.store.unit_of_work() as uow:
-                uow.lock_for_write()
+                decider = self.book.decider(uow.lock_for_write(), uow)
                 key = scoped_key(command)
                 if key is not None and claim is None:
                     done = uow.event_by_key(key)
@@ -184,21 +232,22 @@ class Engine:
                         return self._repeated(command, done)
                 if claim is not None:  # a timer's own firing: nothing is due before it
                     event = self.writer.decide(uow, command, expected_version, claim,
-                                               trust_cache=trust_cache)
+                                               trust_cache=trust_cache, decider=decider)
                 else:
                     fired, found, refusal = self.writer.fire_due_timers(
-                        uow, command, trust_cache=trust_cache)
+                        uow, command, trust_cache=trust_cache, decider=decider)
                     if refusal is not None:
                         pass  # the firings stand; the command is refused with what stopped them
                     elif not fired:
                         event = self.writer.decide(uow, command, expected_version,
                                                    found=found if expected_version is None
-                                                   else None, trust_cache=trust_cache)
+                                                   else None, trust_cache=trust_cache,
+                                                   decider=decider)
                     else:
                         try:  # the firings stand whatever becomes of the command
                             with uow.savepoint():
                                 event = self.writer.decide(uow, command, expected_version,
-                                                           trust_cache=False)
+                                                           trust_cache=False, decider=decider)
                         except JiekunError as refused:
                             refusal = refused
                 if refusal is not None and attempts.logged(refusal):
@@ -207,7 +256,7 @@ class Engine:
             if attempts.logged(refused):
                 self._record_alone(command, refused)
             raise
-        self._after_commit(fired if refusal is not None else [*fired, event])
+        self._after_commit(fired if refusal is not None else [*fired, event], decider)
         if refusal is not None:
             raise refusal
         return event
@@ -227,13 +276,13 @@ class Engine:
         """Several timer firings in one transaction, each all-or-nothing in its own savepoint
         (to spare a commit per firing); listeners after the commit."""
         with self.store.unit_of_work() as uow:
-            uow.lock_for_write()
-            batch = TimerBatch(self.writer, uow)
+            decider = self.book.decider(uow.lock_for_write(), uow)
+            batch = TimerBatch(self.writer, uow, decider)
             yield batch
-        self._after_commit(batch.committed)
+        self._after_commit(batch.committed, decider)
 
-    def _after_commit(self, events: list[Event]) -> None:
-        destroy = self.decider.policy.retention.destroy_personal_data
+    def _after_commit(self, events: list[Event], decider: Decider) -> None:
+        destroy = decider.policy.retention.destroy_personal_data
         if destroy and any(e.derived.state == "purged" for e in events):
             self.store.flush_destroyed()
         for event in events:
@@ -302,15 +351,17 @@ class Engine:
 
     def pending_timers(self, reader: Actor, until: datetime, *, limit: int = 1000,
                        after: tuple[datetime, str] | None = None,
-                       blocked: bool = False) -> list[dict[str, Any]]:
+                       blocked: bool = False, waiting: bool = False) -> list[dict[str, Any]]:
         """Pending timers due by ``until`` in due order, within the reader's remit; ``after``
         = (due, case) of the last one seen; ``blocked``: then those waiting for an objection
-        to be settled."""
+        to be settled; ``waiting``: then those waiting for a calendar year the store's
+        current policy version does not know (``due`` None, ``status`` "waiting",
+        ``waiting`` "calendar year 2027 unknown", ``earliest`` possible due time)."""
         if after is not None:
             after = (arguments.aware(after[0], "after"), arguments.case_id(after[1], "after"))
         return self.reader.pending_timers(reader, arguments.aware(until, "until"),
                                           limit=arguments.count(limit, "limit", minimum=1),
-                                          after=after, blocked=blocked)
+                                          after=after, blocked=blocked, waiting=waiting)
 
     def attempts(self, reader: Actor, *, case_id: str | None = None,
                  actor: Actor | None = None, since: datetime | None = None,

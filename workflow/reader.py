@@ -16,16 +16,20 @@ from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import CaseNotFound, NotAuthorized
 from jiekun.workflow.attempts import attempt_actor
 from jiekun.workflow.decider import Decider
+from jiekun.workflow.policy_versions import PolicyBook, waiting_timers
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.row_mapping import case_of, event_of
 
 
 class CaseReader:
-    """Reads of one store under one decider (the engine's policy, for folds)."""
+    """Reads of one store: folds under ``decider``'s lifecycle; what needs a policy (the
+    timers waiting for a calendar year) under the store's current version, from ``book``."""
 
-    def __init__(self, store: StorePort, decider: Decider) -> None:
+    def __init__(self, store: StorePort, decider: Decider,
+                 book: PolicyBook | None = None) -> None:
         self.store = store
         self.decider = decider
+        self.book = book or PolicyBook(decider)
 
     def stored_case(self, case_id: str) -> CaseState | None:
         """The case as stored, without a reader's check (for the engine's own tools)."""
@@ -95,10 +99,14 @@ class CaseReader:
 
     def pending_timers(self, reader: Actor, until: datetime, *, limit: int = 1000,
                        after: tuple[datetime, str] | None = None,
-                       blocked: bool = False) -> list[dict[str, Any]]:
+                       blocked: bool = False, waiting: bool = False) -> list[dict[str, Any]]:
         """Pending timers due by ``until``, in due order, within the reader's remit;
         ``after`` = (due, case) of the last one seen, for the next page. ``blocked``: then,
-        up to ``limit`` more, the due timers that wait for an objection to be settled."""
+        up to ``limit`` more, the due timers that wait for an objection to be settled.
+        ``waiting``: then, up to ``limit`` more, the timers whose due time needs a calendar
+        year the store's current policy version does not know, and whose earliest possible
+        due time is by ``until`` (``due`` None, ``status`` "waiting", ``waiting`` "calendar
+        year 2027 unknown", ``earliest``)."""
         scope = read_scope(reader)
         if scope is None:
             return []
@@ -120,6 +128,14 @@ class CaseReader:
                                "rule": fires[t.kind].guard}
                               for t in page if remit.admits(t.case_id)]
                 listed += found[:limit]
+            if waiting and after is None:  # the first page only: they have no due time
+                decider = self.book.decider(reads.current_policy_number(), reads)
+                late = [w for w in waiting_timers(reads, decider)
+                        if w.earliest <= until and remit.admits(w.case_id)]
+                listed += [{"case": w.case_id, "timer": w.kind, "due": None,
+                            "status": "waiting", "waiting": w.reason,
+                            "earliest": w.earliest, "fires": fires[w.kind].fires,
+                            "rule": fires[w.kind].guard} for w in late[:limit]]
         return listed
 
     def attempts(self, reader: Actor, *, case_id: str | None = None,

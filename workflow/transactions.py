@@ -73,7 +73,9 @@ class OpenCases:
 
 
 class CaseWriter:
-    """Decides commands with a decider and writes them through a write port."""
+    """Decides commands with a decider and writes them through a write port. ``decider`` is
+    the one its lifecycle is read from; each call may pass the decider of the policy version
+    its transaction decides under (``workflow/policy_versions.py``)."""
 
     def __init__(self, decider: Decider) -> None:
         self.decider = decider
@@ -83,7 +85,7 @@ class CaseWriter:
 
     def decide(self, uow: WritePort, command: Command, expected_version: int | None = None,
                claim: TimerClaim | None = None, *, trust_cache: bool = True,
-               found: Found | None = None) -> Event:
+               found: Found | None = None, decider: Decider | None = None) -> Event:
         """Decide ``command`` and write it in ``uow`` (``found``: the case as ``find`` read it
         in this transaction). A timer's firing first claims its row (TimerGone when it is no
         longer pending): a timer that fired has had its row rewritten by that firing, so the
@@ -98,7 +100,8 @@ class CaseWriter:
         last = found.case.last_at if found.case is not None else None
         if claim is not None and last is not None and command.at < last:
             command = replace(command, at=last)
-        return self._decide_and_write(uow, command, expected_version, found)
+        return self._decide_and_write(uow, command, expected_version, found,
+                                      decider or self.decider)
 
     def find(self, uow: WritePort, case_id: str, trigger: str,
              expected_version: int | None = None, trust_cache: bool = True) -> Found:
@@ -113,7 +116,8 @@ class CaseWriter:
         return Found(case, GENESIS if loaded is None else loaded.row.head_hash, loaded,
                      from_cache=False)
 
-    def fire_due_timers(self, uow: WritePort, command: Command, *, trust_cache: bool = True
+    def fire_due_timers(self, uow: WritePort, command: Command, *, trust_cache: bool = True,
+                        decider: Decider | None = None
                         ) -> tuple[list[Event], Found, JiekunError | None]:
         """Before ``command``: fire, in this transaction and in due order, every timer of its
         case due at or before the command's time (blocked publicities excepted), each dated at
@@ -125,7 +129,7 @@ class CaseWriter:
         none)."""
         fired: list[Event] = []
         found = self.find(uow, command.case_id, command.trigger, None, trust_cache)
-        decider = self.decider
+        decider = decider or self.decider
         while found.case is not None:
             try:
                 due = due_by(found.case, command.at, decider.lifecycle, decider.policy,
@@ -140,7 +144,7 @@ class CaseWriter:
                 with uow.savepoint():
                     fired.append(self.decide(uow, timer_command, None,
                                              TimerClaim(command.case_id, row.armed_seq),
-                                             found=found))
+                                             found=found, decider=decider))
             except TimerGone:
                 break  # taken by another transaction after all: the decision will tell
             except JiekunError as refusal:
@@ -151,20 +155,21 @@ class CaseWriter:
         return fired, found, None
 
     def _decide_and_write(self, uow: WritePort, command: Command,
-                          expected_version: int | None, found: Found) -> Event:
+                          expected_version: int | None, found: Found,
+                          decider: Decider) -> Event:
         case, head, loaded = found.case, found.head, found.loaded
         cached = found.from_cache
         version = 0 if case is None else case.version
         if expected_version is not None and expected_version != version:
             raise ConcurrencyConflict(command.case_id, expected_version, version)
         try:
-            event, after = self.decider.decide_and_fold(case, command, OpenCases(uow, self._closed))
+            event, after = decider.decide_and_fold(case, command, OpenCases(uow, self._closed))
         except JiekunError:
             if cached and not self._still_stored(uow, command.case_id, head):
                 raise StaleCase(command.case_id) from None  # refused on an old copy
             raise
         before = case or CaseState(command.case_id)
-        row = stored_event(self.decider.lifecycle, event, head)
+        row = stored_event(decider.lifecycle, event, head)
         hash_ = row.chain_hash()
         application = after.application
         changed = application is not None and application is not before.application
@@ -177,7 +182,7 @@ class CaseWriter:
                 applicant=(application.applicant.id_number, application.model_dump_json())
                 if changed and application is not None else None,
                 destroy_personal=after.state == "purged"
-                and self.decider.policy.retention.destroy_personal_data,
+                and decider.policy.retention.destroy_personal_data,
                 kept=kept_columns(before, after),
             ))
         except VersionConflict:

@@ -29,7 +29,13 @@ from jiekun.policies.policy_file import load_policy
 from jiekun.workflow.audit import verify
 from jiekun.workflow.cli import main
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.policy_what_if import OPEN_ARCHIVE, STANDINGS, simulate_policy
+from jiekun.workflow.policy_what_if import (
+    COULD_ENTER,
+    LAST_KNOWN,
+    OPEN_ARCHIVE,
+    STANDINGS,
+    simulate_policy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSEHOLDS = 150
@@ -81,10 +87,9 @@ def demo_policy_file(folder: Path) -> Path:
     (workflow/cli/demo.py: `with_tier_tables(..., "+illustrative-aid")`), as one file."""
     illustrative = (ROOT / "policies" / "data" / "illustrative-aid-tiers.toml").read_text("utf-8")
     text = default_policy_text()
-    # The shipped file declares no tier table (`[aid]` with `tables = []`): the illustrative
-    # file's [aid] section replaces it.
-    assert text.count("\n[aid]\ntables = []\n") == 1
-    text = text.replace("\n[aid]\ntables = []\n", "\n")
+    # The shipped file declares no tier table (and no empty `tables = []` in the way: issue
+    # 15): the illustrative file's tables are appended.
+    assert "tables = []" not in text
     assert text.count('id = "wx-2023-45"\n') == 1
     path = folder / "demo-policy.toml"
     path.write_text(text.replace('id = "wx-2023-45"\n', 'id = "wx-2023-45+illustrative-aid"\n')
@@ -188,6 +193,14 @@ def proposal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def considered(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The open archive and, since issue 15, the households that could enter: rejected,
+    exited, and withdrawn after review (assessed: a category)."""
+    return {c: s for c, s in stored.items() if s["state"] in OPEN_ARCHIVE
+            or (s["state"] in COULD_ENTER
+                and (s["state"] != "withdrawn" or s["category"] is not None))}
+
+
 def test_simulate_policy_matches_direct_assessments(demo_engine: Engine, proposal: Path) -> None:
     engine = demo_engine
     policy = load_policy(proposal)
@@ -196,17 +209,22 @@ def test_simulate_policy_matches_direct_assessments(demo_engine: Engine, proposa
     with engine.store.reading() as connection:
         before = dump_tables(connection)
     stored = stored_cases(engine)
-    open_archive = {c: s for c, s in stored.items() if s["state"] in OPEN_ARCHIVE}
-    assert len(open_archive) > 10  # the demo leaves a real archive to move
+    open_archive = {c: s for c, s in considered(stored).items()
+                    if engine.stored_case(c).application is not None}  # type: ignore[union-attr]
+    assert sum(s["state"] in OPEN_ARCHIVE for s in open_archive.values()) > 10
+    assert sum(s["state"] in COULD_ENTER for s in open_archive.values()) > 10
 
     report = simulate_policy(engine, policy, on)
     out = report.as_json()
-    assert report.skipped == []
+    assert set(report.skipped) == set(considered(stored)) - set(open_archive)
+    assert out["could_enter"] == sum(s["state"] in COULD_ENTER for s in open_archive.values())
+    assert sum(len(ids) for ids in out["cases_by_move"].values()) == len(open_archive)
+    assert out["current_version"]["hash"] == engine.decider.policy.content_hash
     assert out["cases"] == out["totals"]["cases"] == len(open_archive)
     assert sum(n for row in out["matrix"].values() for n in row.values()) == len(open_archive)
     for body, matrix in out["by_reviewing_body"].items():
         assert sum(n for row in matrix.values() for n in row.values()) == sum(
-            1 for s in open_archive.values() if s["reviewing_body"] == body)
+            1 for s in open_archive.values() if (s["reviewing_body"] or "none") == body)
     assert {m.case_id for m in report.movements} == set(open_archive)
     for movement in report.movements:
         case = engine.stored_case(movement.case_id)
@@ -214,9 +232,11 @@ def test_simulate_policy_matches_direct_assessments(demo_engine: Engine, proposa
         direct = assess(case.application, policy, on)
         assert movement.after == (direct.category or "out"), movement.case_id
         assert movement.after_body == direct.reviewing_body
-        expected_before = "out" if case.state == "phase_out" else case.category
+        closed = case.state in COULD_ENTER
+        expected_before = "out" if case.state == "phase_out" or closed else case.category
         assert movement.before == expected_before, movement.case_id
-        assert movement.reviewing_body == case.reviewing_body
+        assert (movement.basis == LAST_KNOWN) == closed
+        assert movement.reviewing_body == (case.reviewing_body or "none")
     assert set(out["leaving"]) == {m.case_id for m in report.movements
                                    if m.before != "out" and m.after == "out"}
     assert set(out["entering"]) == {m.case_id for m in report.movements
@@ -238,8 +258,7 @@ def test_simulate_policy_command(demo: tuple[Path, str], demo_engine: Engine,
     expected = simulate_policy(demo_engine, load_policy(proposal),
                                date.fromisoformat(AS_OF)).as_json()
     assert out == expected
-    open_archive = sum(1 for s in stored_cases(demo_engine).values()
-                       if s["state"] in OPEN_ARCHIVE)
+    open_archive = len(considered(stored_cases(demo_engine))) - len(out["skipped"])
     assert out["totals"]["cases"] == open_archive
     assert sum(out["matrix"][b][a] for b in STANDINGS for a in STANDINGS) == open_archive
     assert out["policy"] == "wx-2023-45-dibao-1200" and out["as_of"] == AS_OF
@@ -247,7 +266,8 @@ def test_simulate_policy_command(demo: tuple[Path, str], demo_engine: Engine,
     text = CliRunner().invoke(main, ["simulate-policy", "--policy", str(proposal), "--as-of",
                                      AS_OF, "--db", url])
     assert text.exit_code == 0, text.output
-    assert f"{open_archive} open archived cases" in text.output
+    assert f"{open_archive} cases, of which {out['could_enter']} rejected" in text.output
+    assert "by region of the applicant's unit:" in text.output
 
     audit = CliRunner().invoke(main, ["audit", "verify", "--db", url])
     assert audit.exit_code == 0, audit.output

@@ -79,6 +79,9 @@ def copy_store(source: str, target: str) -> None:
                 rows = [dict(r._mapping) for r in src.execute(query)]
                 for row in rows if table is events else ():
                     del row["position"]
+                # what the upgrade wrote (the store's name, its first policy version) is the
+                # source's: copied, not added to
+                dst.execute(table.delete())
                 if rows:
                     dst.execute(table.insert(), rows)
     finally:

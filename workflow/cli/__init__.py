@@ -12,10 +12,14 @@ import click
 
 from jiekun.workflow.cli.aid import aid
 from jiekun.workflow.cli.assess import assess
+from jiekun.workflow.cli.audit_report import audit_report
 from jiekun.workflow.cli.case import case
 from jiekun.workflow.cli.demo import demo
 from jiekun.workflow.cli.diagram import diagram
+from jiekun.workflow.cli.handbook import handbook
+from jiekun.workflow.cli.policy import policy
 from jiekun.workflow.cli.replay import replay
+from jiekun.workflow.cli.report import report
 from jiekun.workflow.cli.scheduler import scheduler
 from jiekun.workflow.cli.store import audit, db
 from jiekun.workflow.cli.what_if import simulate_policy_command
@@ -35,8 +39,12 @@ main.add_command(replay)
 main.add_command(db)
 main.add_command(case)
 main.add_command(audit)
+audit.add_command(audit_report)
 main.add_command(simulate_policy_command)
 main.add_command(aid)
 main.add_command(diagram)
+main.add_command(handbook)
+main.add_command(report)
 main.add_command(demo)
 main.add_command(scheduler)
+main.add_command(policy)

@@ -7,7 +7,7 @@ import click
 
 from jiekun.workflow.aid_report import aid_report
 from jiekun.workflow.aid_report import render_text as render_aid
-from jiekun.workflow.cli.common import common, db_option, emit, open_engine
+from jiekun.workflow.cli.common import db_option, emit, open_engine, store_common
 
 
 @click.group()
@@ -20,9 +20,9 @@ def aid() -> None:
 @click.option("--body", default=None, help="reviewing body")
 @click.option("--case", "case_id", default=None)
 @db_option
-@common
+@store_common
 def aid_report_command(year: str | None, body: str | None, case_id: str | None, db_url: str,
-                       fmt: str, policy_file: str | None) -> None:
+                       fmt: str) -> None:
     """Aid granted: totals per item, category and reviewing body."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     emit(fmt, aid_report(engine, year, body, case_id), render_aid)

@@ -27,17 +27,17 @@ from jiekun.workflow.cli.common import (
     EXIT_VIOLATIONS,
     TIME_HELP,
     as_option,
-    common,
     db_option,
     emit,
     open_engine,
     parse_actor,
     read_input,
     read_time,
+    store_common,
 )
 from jiekun.workflow.clock import RealClock
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.history_view import history_view, may_see_personal
+from jiekun.workflow.history_view import history_text, history_view, may_see_personal
 from jiekun.workflow.proven_export import proven_export
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.transfer import import_history
@@ -70,10 +70,10 @@ def case() -> None:
 @case.command("import")
 @click.argument("history", type=click.Path(dir_okay=False, allow_dash=True))
 @db_option
-@common
-def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+@store_common
+def case_import(history: str, db_url: str, fmt: str) -> None:
     """Fire every event of HISTORY through the store at its recorded time."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     report = import_history(engine, read_input(history, fmt).splitlines())
     emit(fmt, report.as_json(), render_text.replay)
     sys.exit(EXIT_VIOLATIONS if report.violations else 0)
@@ -90,15 +90,15 @@ def case_import(history: str, db_url: str, fmt: str, policy_file: str | None) ->
 @click.option("--at", "at", default=None, help=f"the checkpoint's time; {TIME_HELP} "
                                                "(default: now)")
 @db_option
-@common
+@store_common
 def case_export(case_id: str | None, output: str | None, against: str | None, key: str | None,
-                at: str | None, db_url: str, fmt: str, policy_file: str | None) -> None:
+                at: str | None, db_url: str, fmt: str) -> None:
     """Write the stored histories as JSON Lines (workflow/CONTRACT.md §2) that prove
     themselves (§2.1): the export's checkpoint first, then each event with what its hash was
     computed from, its chain link, its leaf position and inclusion proof."""
     held = None if against is None else read_checkpoint(against, fmt)
     signer = None if key is None else read_signer(key, fmt)
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     lines = proven_export(engine.store, _when(at, fmt), case_id, against=held, signer=signer)
     if output is None:
         for line in lines:
@@ -123,11 +123,11 @@ def _execute(fmt: str, call: Callable[[], Event]) -> None:
 @click.option("--at", "at", default=None, help=f"{TIME_HELP} (default: now)")
 @click.option("--key", "key", default=None, help="idempotency key")
 @db_option
-@common
+@store_common
 def case_submit(application: str, case_id: str, actor: str, at: str | None, key: str | None,
-                db_url: str, fmt: str, policy_file: str | None) -> None:
+                db_url: str, fmt: str) -> None:
     """Submit APPLICATION (JSON) as a new case."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     data = loads(read_input(application, fmt), application)
     _execute(fmt, lambda: engine.submit(case_id, data, parse_actor(actor),
                                                 _when(at, fmt), idempotency_key=key))
@@ -142,12 +142,11 @@ def case_submit(application: str, case_id: str, actor: str, at: str | None, key:
 @click.option("--expected-version", type=int, default=None)
 @click.option("--key", "key", default=None, help="idempotency key")
 @db_option
-@common
+@store_common
 def case_fire(case_id: str, trigger: str, actor: str, data: str | None, at: str | None,
-              expected_version: int | None, key: str | None, db_url: str, fmt: str,
-              policy_file: str | None) -> None:
+              expected_version: int | None, key: str | None, db_url: str, fmt: str) -> None:
     """Fire TRIGGER on CASE_ID."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     payload: Any = {}
     if data is not None:
         payload = loads(read_input(data[1:], fmt) if data.startswith("@") else data, "--data")
@@ -165,12 +164,11 @@ AS_OF_HELP = f"the case as it stood then: {TIME_HELP}"
 @click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
 @as_option
 @db_option
-@common
-def case_show(case_id: str, as_of: str | None, reader: str, db_url: str, fmt: str,
-              policy_file: str | None) -> None:
+@store_common
+def case_show(case_id: str, as_of: str | None, reader: str, db_url: str, fmt: str) -> None:
     """The case now, or with --as-of as it stood then (the fold of its events up to then;
     state null when it had no event yet)."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     if as_of is None:
         found = engine.case(case_id, parse_actor(reader))  # E-NOT-FOUND, E-ACTOR: exit 2
         body = case_json(found)
@@ -190,26 +188,28 @@ def case_show(case_id: str, as_of: str | None, reader: str, db_url: str, fmt: st
                    "is; anyone else is refused (E-ACTOR, exit 2)")
 @as_option
 @db_option
-@common
-def case_history(case_id: str, show_personal: bool, reader: str, db_url: str, fmt: str,
-                 policy_file: str | None) -> None:
+@store_common
+def case_history(case_id: str, show_personal: bool, reader: str, db_url: str, fmt: str) -> None:
     """The case's events, for people: time (+08:00), who acted, the trigger and the state it
     led to (Chinese and English), the payload (personal data masked as *** unless
     --show-personal), what the engine derived (category, reviewing body, archive number,
-    timers started and their due times) and the policy (id@hash). --format json: a list of
-    objects with the same content. The guards' results are not stored, so not shown."""
-    engine = open_engine(db_url, policy_file, fmt)
+    timers started and their due times), the policy (id@hash) and the rule results that
+    decided it (rule id, clause, figures, passed): not stored, so recomputed by re-folding the
+    case under the event's policy, or saying why they could not be. --format json: a list of
+    objects with the same content."""
+    engine = open_engine(db_url, fmt)
     who = parse_actor(reader)
     found = engine.case(case_id, who)  # E-NOT-FOUND, E-ACTOR: exit 2
     if show_personal and not may_see_personal(who, found):
         raise NotAuthorized(f"case {case_id}", who.label,
                             "may not see its personal data (--show-personal)", verb="read",
                             reason_zh="无权查看其个人信息（--show-personal）")
-    rows = history_view(engine.decider.lifecycle, engine.history(case_id, who), show_personal)
+    rows = history_view(engine.decider.lifecycle, engine.history(case_id, who), show_personal,
+                        engine.decider)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        click.echo(render_text.history(rows))
+        click.echo(history_text(rows))
 
 
 @case.command("list")
@@ -221,12 +221,12 @@ def case_history(case_id: str, show_personal: bool, reader: str, db_url: str, fm
                    "line, slow for a whole large store")
 @as_option
 @db_option
-@common
+@store_common
 def case_list(state: str | None, body: str | None, as_of: str | None, reader: str,
-              db_url: str, fmt: str, policy_file: str | None) -> None:
+              db_url: str, fmt: str) -> None:
     """Cases by state and reviewing body, as far as the reader may see (with --as-of: their
     state, category and body then; cases with no event by then are left out)."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     who = parse_actor(reader)
     if as_of is None:
         rows = engine.cases(who, state=state, reviewing_body=body)

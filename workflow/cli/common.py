@@ -30,7 +30,6 @@ from jiekun.policies.errors import (
     StoreUnavailable,
 )
 from jiekun.policies.policy_file import Policy, load_policy
-from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,12 +78,21 @@ def _reported(func: F) -> F:
     return command  # type: ignore[return-value]
 
 
-def common(func: F) -> F:
-    """The options every command reading a policy takes: ``--format`` and ``--policy``; a
-    refusal the command does not handle itself is reported (``fail``)."""
+def store_common(func: F) -> F:
+    """The option every command on the store takes: ``--format``; a refusal the command does
+    not handle itself is reported (``fail``). No ``--policy``: the store decides under its
+    current policy version (``jiekun policy``; workflow/CONTRACT.md §3)."""
     func = _reported(func)
-    func = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                        show_default=True, help="json for machines, text for people")(func)
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]),
+                        default="text", show_default=True,
+                        help="json for machines, text for people")(func)
+
+
+def common(func: F) -> F:
+    """The options every in-memory command reading a policy file takes (``assess``,
+    ``replay``, ``diagram``, the what-if): ``--format`` and ``--policy``; a refusal the
+    command does not handle itself is reported (``fail``)."""
+    func = store_common(func)
     return click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
                         default=None, help="policy file (TOML); default: the shipped "
                         "wx-2023-45 policy")(func)
@@ -123,14 +131,19 @@ def parse_actor(text: str) -> Actor:
     return Actor(role, org=who or None)
 
 
-def open_engine(db_url: str, policy_file: str | None, fmt: str,
-                decider: Decider | None = None) -> Engine:
-    """The durable engine on ``--db`` under ``--policy`` (or ``decider``, when the command has
-    one). A store that is missing, behind or unreachable exits 4 (E-SCHEMA, E-BUSY); a policy
-    file or a URL that is invalid, 2."""
-    decider = decider or Decider(read_policy(policy_file, fmt))
+def open_engine(db_url: str, fmt: str | None, *legacy: object) -> Engine:
+    """The durable engine on ``--db``, deciding under the store's current policy version:
+    ``open_engine(db_url, fmt)``. A store that is missing, behind or unreachable exits 4
+    (E-SCHEMA, E-BUSY); a URL that is invalid, 2.
+
+    The form before issue 15, ``open_engine(db_url, policy_file, fmt[, decider])``, is still
+    read, its policy file and decider unused: a command never publishes a policy by opening
+    the store (``jiekun policy publish`` does)."""
+    if legacy:
+        fmt = str(legacy[0])
+    fmt = fmt or "text"
     try:
-        return Engine.open(db_url, decider=decider)
+        return Engine.open(db_url)
     except JiekunError as error:
         fail(fmt, error)
     except Exception as error:  # the driver's own error (unreachable, refused): no traceback

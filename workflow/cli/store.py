@@ -22,7 +22,6 @@ from jiekun.workflow.cli.common import (
     EXIT_VIOLATIONS,
     TIME_HELP,
     as_option,
-    common,
     db_option,
     emit,
     fail,
@@ -30,6 +29,7 @@ from jiekun.workflow.cli.common import (
     parse_actor,
     read_input,
     read_time,
+    store_common,
     unavailable,
 )
 from jiekun.workflow.clock import RealClock
@@ -70,13 +70,13 @@ def audit() -> None:
               help="a verifier key (`audit keygen`'s FILE.pub): the checkpoint must carry its "
                    "valid signature")
 @db_option
-@common
+@store_common
 def audit_verify(workers: int | None, against: str | None, key: str | None, db_url: str,
-                 fmt: str, policy_file: str | None) -> None:
+                 fmt: str) -> None:
     """Recompute every chain and re-fold every case; exit 1 naming every broken case (and,
     with --against, every place the log differs from the checkpoint's)."""
     verifier = None if key is None else read_verifier(key, fmt)
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     held = None
     if against is not None:
         mark = read_checkpoint(against, fmt)
@@ -118,13 +118,12 @@ def _verified_text(r: dict[str, Any]) -> str:
 @click.option("--key", "key", type=click.Path(dir_okay=False), default=None,
               help="sign it with this signer key (`audit keygen`; Ed25519, C2SP signed note)")
 @db_option
-@common
-def audit_checkpoint(output: str, key: str | None, db_url: str, fmt: str,
-                     policy_file: str | None) -> None:
+@store_common
+def audit_checkpoint(output: str, key: str | None, db_url: str, fmt: str) -> None:
     """The store's log now: size and Merkle root (RFC 9162) of every event in commit order.
     Keep it outside the store; `audit verify --against` proves the store still holds it."""
     signer = None if key is None else read_signer(key, fmt)
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     mark = take_checkpoint(engine.store, RealClock().now())
     if signer is not None:
         mark = dataclasses.replace(mark, signatures=(signer.sign(mark.note_text()),))
@@ -144,13 +143,13 @@ def audit_checkpoint(output: str, key: str | None, db_url: str, fmt: str,
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
 @as_option
 @db_option
-@common
+@store_common
 def audit_attempts(case_id: str | None, actor: str | None, since: str | None, limit: int,
-                   reader: str, db_url: str, fmt: str, policy_file: str | None) -> None:
+                   reader: str, db_url: str, fmt: str) -> None:
     """Refused commands (issue 16), oldest first: when, case, actor, trigger and the refusal's
     code; no payload. An auditor reads them all; others their own organisation's attempts
     and those on the cases they may read."""
-    engine = open_engine(db_url, policy_file, fmt)
+    engine = open_engine(db_url, fmt)
     rows = engine.attempts(parse_actor(reader), case_id=case_id,
                            actor=None if actor is None else parse_actor(actor),
                            since=None if since is None else read_time(since, "--since", fmt),

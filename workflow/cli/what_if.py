@@ -28,12 +28,14 @@ from jiekun.workflow.policy_what_if import simulate_policy
 @db_option
 @common
 def simulate_policy_command(as_of: Any, db_url: str, fmt: str, policy_file: str | None) -> None:
-    """Re-assess the open archive under --policy FILE (a proposal); change nothing."""
+    """Re-assess the open archive, and the rejected, withdrawn-after-review and exited
+    households on their last application, under --policy FILE (a proposal) against the
+    store's current version, by category move and region; change nothing."""
     if policy_file is None:
         fail(fmt, InvalidInput("options", [FieldProblem(
             "--policy", "name the proposed policy file", "请用 --policy 指定拟议的政策文件",
             MISSING)]))
-    engine = open_engine(db_url, None, fmt)
+    engine = open_engine(db_url, fmt)
     proposed = read_policy(policy_file, fmt)
     on = as_of.date() if as_of is not None else today(RealClock())
     report = simulate_policy(engine, proposed, on)  # E-POLICY: exit 3, reported by ``common``

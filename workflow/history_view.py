@@ -2,13 +2,19 @@
 (+08:00), who acted (role and organisation, in Chinese and English), the trigger and the state
 it led to (their labels in states/), its payload with the personal data masked, what the engine
 derived that a reader needs (category, reviewing body, archive number, timers started and their
-due times, a late timer's due time) and the policy it was decided under.
+due times, a late timer's due time), the policy it was decided under and the results of the
+guards that decided it.
 
 Personal data is what the store keeps apart from the chain: the payload fields states/ marks
 ``personal`` (all of a payload that is one application) and a worker's id number. It is masked
 as ``***`` unless it is asked for by a reader who may see it (``may_see_personal``).
 
-The guards' results are not stored with the events, so they are not shown.
+The guards' results are not stored with the events (nor in the chain): ``rule_results``
+recomputes them by re-folding the case's events and running each guard of the route the event
+took, under the policy the event names (``policy_for``). What cannot be recomputed says why: a
+policy version this engine does not hold, personal data that was destroyed (as replay's
+``unverifiable_lines``), R-ONE-OPEN-CASE (it reads the other cases of the store as they stood
+then).
 """
 
 from __future__ import annotations
@@ -16,10 +22,21 @@ from __future__ import annotations
 from typing import Any
 
 from jiekun.policies.authorization import Actor
+from jiekun.policies.calendar import WorkingCalendar
+from jiekun.policies.deadlines import local_date
+from jiekun.policies.errors import JiekunError
+from jiekun.policies.policy_file import Policy
+from jiekun.policies.results import RuleResult
 from jiekun.policies.routing import BODY_NAMES, CITY
-from jiekun.states import Label, Lifecycle, Role
+from jiekun.policies.rules import RULES
+from jiekun.states import Label, Lifecycle, Role, Route
 from jiekun.states.lifecycle import ROLE_LABELS
-from jiekun.workflow.records import CaseState, Derived, Event
+from jiekun.workflow import render_text
+from jiekun.workflow.context import Decision
+from jiekun.workflow.decider import PERSONAL_GUARDS, Decider
+from jiekun.workflow.guards import GUARDS
+from jiekun.workflow.payloads import validate_payload
+from jiekun.workflow.records import CaseState, Command, Derived, Event
 
 MASK = "***"
 CATEGORY_LABELS = {"deep": Label("深度困难", "deep"), "relative": Label("相对困难", "relative"),
@@ -115,13 +132,136 @@ def _derived(lifecycle: Lifecycle, now: Derived, before: Derived | None) -> dict
     return out
 
 
-def history_view(lifecycle: Lifecycle, events: list[Event], show_personal: bool
-                 ) -> list[dict[str, Any]]:
-    """One object per event, in order (``--format json``; ``render_text.history`` lays it
-    out for people)."""
+def policy_for(decider: Decider, policy_id: str | None, policy_hash: str | None
+               ) -> Policy | None:
+    """The policy an event was decided under, found by the id and hash the event names: today
+    the decider's own when both match (issue 15 adds the versions a store keeps); None when this
+    engine does not hold that version."""
+    policy = decider.policy
+    if policy_id == policy.id and policy_hash == policy.content_hash:
+        return policy
+    return None
+
+
+# Figures computed from personal data (a household's per-capita income, its self-paid medical
+# total): masked with the payload they come from. Limits and the living standard are policy.
+_PERSONAL_FIGURES = frozenset({"value", "self_paid"})
+_OPEN_CASE_WHY = ("not recomputed: it reads the other cases of the store as they stood then, "
+                  "which this case's history alone does not hold",
+                  "未重新计算：须查看当时库中其他案件，仅凭本案历史无法判断")
+_DESTROYED_WHY = ("could not be re-checked: its personal data was destroyed",
+                  "无法重新核验：个人信息已销毁")
+
+
+class _NoOtherCases:
+    """R-ONE-OPEN-CASE is never recomputed here (``_OPEN_CASE_WHY``): nothing asks this."""
+
+    def open_case_of(self, applicant_id: str) -> str | None:
+        return None
+
+
+def _rule_json(result: RuleResult, show_personal: bool) -> dict[str, Any]:
+    out = result.as_json()
+    known = RULES.get(result.id)
+    out["title_zh"] = known.title_zh if known else result.id
+    out["title_en"] = known.title_en if known else result.id
+    if not show_personal and _PERSONAL_FIGURES & set(result.figures):
+        out["figures"] = {k: MASK if k in _PERSONAL_FIGURES else v
+                          for k, v in result.figures.items()}
+        out["explanation_zh"] = out["explanation_en"] = MASK
+    if result.rules:
+        out["rules"] = [_rule_json(r, show_personal) for r in result.rules]
+    out["recomputed"] = True
+    return out
+
+
+def _not_recomputed(rule_id: str, because: tuple[str, str]) -> dict[str, Any]:
+    known = RULES.get(rule_id)
+    return {"id": rule_id, "passed": None, "citation": known.citation if known else None,
+            "title_zh": known.title_zh if known else rule_id,
+            "title_en": known.title_en if known else rule_id,
+            "recomputed": False, "because": because[0], "because_zh": because[1]}
+
+
+def _actor_of(actor: dict[str, str]) -> Actor:
+    return Actor(actor.get("role", ""), actor.get("org"), actor.get("id_number"))
+
+
+def _guard_results(decider: Decider, case: CaseState | None, event: Event, route: Route,
+                   show_personal: bool) -> list[dict[str, Any]]:
+    """Each guard of ``route`` run again on ``case`` (the fold before ``event``)."""
+    guards = route.guards
+    policy = policy_for(decider, event.policy_id, event.policy_hash)
+    if policy is None:
+        version = policy_text(event) or "none"
+        return [_not_recomputed(g, (f"not recomputed: policy version {version} not available",
+                                    f"未重新计算：没有政策版本 {version}")) for g in guards]
+    before = case or CaseState(event.case_id)
+    trigger = decider.lifecycle.trigger(event.trigger)
+    redacted = event.data.get("redacted") is True
+    destroyed = redacted or (before.state is not None and before.application is None)
+    public = {k: v for k, v in event.data.items() if k != "redacted"}
+    try:
+        payload = public if redacted and any(f.personal and f.required for f in trigger.payload) \
+            else validate_payload(trigger, public, local_date(event.at))
+    except JiekunError as error:
+        return [_not_recomputed(g, (f"not recomputed: the payload is invalid: {error.message_en}",
+                                    f"未重新计算：数据无效：{error.message_zh}")) for g in guards]
+    calendar = decider.calendar if policy is decider.policy else WorkingCalendar.for_policy(policy)
+    command = Command(event.case_id, event.trigger, _actor_of(event.actor), event.at, public)
+    decision = Decision(before, command, payload, policy, calendar, _NoOtherCases(), before.state)
+    out: list[dict[str, Any]] = []
+    for guard in guards:
+        if guard == "R-ONE-OPEN-CASE":
+            out.append(_not_recomputed(guard, _OPEN_CASE_WHY))
+        elif destroyed and (guard in PERSONAL_GUARDS or (
+                guard == "R-MEDICAL-CAP" and payload.get("item") == "medical")):
+            # as replay's unverifiable lines: medical aid's cap reads earlier declared totals
+            out.append(_not_recomputed(guard, _DESTROYED_WHY))
+        else:
+            try:
+                out.append(_rule_json(GUARDS[guard](decision), show_personal))
+            except (JiekunError, LookupError, ValueError) as error:
+                out.append(_not_recomputed(guard, (f"not recomputed: {error}",
+                                                   f"未重新计算：{error}")))
+    return out
+
+
+def rule_results(decider: Decider, events: list[Event], show_personal: bool = False
+                 ) -> list[list[dict[str, Any]]]:
+    """For each event, in order: one object per guard of the route it took, recomputed on the
+    fold of the events before it (``recomputed`` true: the RuleResult's JSON with the rule's
+    title) or saying why not (``recomputed`` false, ``passed`` null, ``because``). Figures
+    computed from personal data are masked unless ``show_personal``."""
+    out: list[list[dict[str, Any]]] = []
+    case: CaseState | None = None
+    broken: tuple[str, str] | None = None
+    for event in events:
+        source = None if case is None else case.state
+        route = decider.lifecycle.route_taken(event.trigger, source, event.derived.state)
+        if route is None or not route.guards:
+            out.append([])
+        elif broken is not None:
+            out.append([_not_recomputed(g, broken) for g in route.guards])
+        else:
+            out.append(_guard_results(decider, case, event, route, show_personal))
+        if broken is None:
+            try:
+                case = decider.apply(case, event)
+            except Exception as error:  # a history that does not fold: `audit verify` names it
+                broken = (f"not recomputed: the history does not fold at event {event.seq}: "
+                          f"{error}", f"未重新计算：历史在第 {event.seq} 个事件处无法折叠：{error}")
+    return out
+
+
+def history_view(lifecycle: Lifecycle, events: list[Event], show_personal: bool,
+                 decider: Decider | None = None) -> list[dict[str, Any]]:
+    """One object per event, in order (``--format json``; ``history_text`` lays it out for
+    people). With ``decider``, each has ``rules``: its guards' results (``rule_results``)."""
     rows: list[dict[str, Any]] = []
     before: Derived | None = None
-    for event in events:
+    rules = None if decider is None else rule_results(decider, events, show_personal)
+    for number, event in enumerate(events):
         trigger = lifecycle.trigger_index.get(event.trigger)
         state = lifecycle.state_index.get(event.derived.state)
         rows.append({
@@ -137,5 +277,37 @@ def history_view(lifecycle: Lifecycle, events: list[Event], show_personal: bool
             "derived": _derived(lifecycle, event.derived, before),
             "policy": policy_text(event),
         })
+        if rules is not None:
+            rows[-1]["rules"] = rules[number]
         before = event.derived
     return rows
+
+
+def _rule_lines(result: dict[str, Any], indent: str) -> list[str]:
+    head = f"{indent}规则 rule {result['id']} {result['citation'] or ''} {result['title_zh']}"
+    if not result["recomputed"]:
+        return [f"{head}: — {result['because_zh']} / {result['because']}"]
+    verdict = "✓ 通过 passed" if result["passed"] else "✗ 未通过 failed"
+    said = (f" — {result['explanation_zh']} / {result['explanation_en']}"
+            if result["explanation_zh"] != MASK else "")
+    lines = [f"{head}: {verdict}{said}"]
+    if result["figures"]:
+        lines.append(f"{indent}  数据 figures: " + ", ".join(
+            f"{k}={v}" for k, v in result["figures"].items()))
+    for part in result.get("rules", ()):
+        lines += _rule_lines(part, indent + "  ")
+    return lines
+
+
+def history_text(rows: list[dict[str, Any]]) -> str:
+    """``jiekun case history``: ``render_text.history``'s block per event, each followed by
+    its guards' results (rule id, clause, passed, explanation, figures)."""
+    if not rows:
+        return render_text.history(rows)
+    blocks: list[str] = []
+    for row in rows:
+        lines = [render_text.history([row])]
+        for result in row.get("rules", ()):
+            lines += _rule_lines(result, "     ")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)

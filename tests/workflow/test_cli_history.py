@@ -1,7 +1,9 @@
 """Issue 16, histories people can read: ``jiekun case history`` (times in +08:00, actors, triggers
 and states in Chinese and English, payloads with personal data masked unless a reader who may
 see it asks, what the engine derived, the policy), its JSON, and ``case show`` / ``case list``
-``--as-of``. Everything runs through the real command on a fresh SQLite store holding case C-8
+``--as-of``; the rule results that decided each event, recomputed (they are not stored), or why
+they could not be (a purged case's personal data, a policy version the engine does not hold).
+Everything runs through the real command on a fresh SQLite store holding case C-8
 (tests/cases/histories/07): archived 2024-03-21T00:10+08:00, exited 2025-04-03."""
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from typing import Any
 
 import pytest
 
+from jiekun.policies.authorization import Actor
+from jiekun.states import Lifecycle
 from jiekun.states.lifecycle import STATES, TRIGGERS
+from jiekun.workflow.decider import Decider
+from jiekun.workflow.engine import Engine
+from jiekun.workflow.history_view import policy_for, rule_results
+from jiekun.workflow.records import Event
+from jiekun.workflow.transfer import import_history
 
 JIEKUN = [sys.executable, "-m", "jiekun.workflow.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +175,100 @@ def test_list_as_of(db: list[str]) -> None:
     assert listed(db, "--as-of", "2024-06-01", "--as", "federation:liangxi") == []
     text = ok(jiekun("case", "list", "--as-of", "2024-03-13", *db))
     assert text.split()[:2] == ["C-8", "upper_review"]
+
+
+# Rule results (recomputed: they are not stored with the events) -----------------------------
+
+# The guards of the route each of C-8's events took (states/LIFECYCLE.md)
+GUARDS_TAKEN = [["R-ONE-OPEN-CASE"], [], ["R-ELIGIBLE"],
+                ["R-PUBLICITY-ELAPSED", "E-OBJECTION"], ["R-ELIGIBLE"],
+                ["R-PUBLICITY-ELAPSED", "E-OBJECTION"], ["R-RECHECK-CADENCE"],
+                ["R-OUT-OF-HARDSHIP", "R-PHASEOUT-MAX"], ["R-PHASEOUT-ELAPSED"],
+                ["R-EXIT-CONFIRM"], ["R-EXIT-REFUSAL"], ["R-EXIT-REFUSAL"],
+                ["R-PUBLICITY-ELAPSED", "E-OBJECTION"]]
+
+
+def test_history_shows_the_rule_results(db: list[str]) -> None:
+    rows = history_json(db)
+    assert [[r["id"] for r in row["rules"]] for row in rows] == GUARDS_TAKEN
+    for row in rows[1:]:  # every guard but R-ONE-OPEN-CASE is recomputed, and held then
+        assert all(r["recomputed"] and r["passed"] is True for r in row["rules"]), row
+    one_open = rows[0]["rules"][0]
+    assert one_open["recomputed"] is False and one_open["passed"] is None
+    assert "other cases" in one_open["because"] and one_open["citation"] == "§1.1"
+    phase_out = next(r for r in rows if r["event"] == "start_phase_out")
+    hardship, months = phase_out["rules"]
+    assert months["figures"] == {"months": "6", "limit": "6"}
+    assert months["citation"] == "§3" and months["title_zh"] == "渐退期不超过6个月"
+    assert hardship["figures"]["category"] == "none"
+    # the incomes behind the categories are personal: masked unless shown
+    assert {p["figures"].get("value") for p in hardship["rules"]} <= {"***", None}
+    ended = next(r for r in rows if r["event"] == "unit_publicity_ended")["rules"][0]
+    assert ended["figures"] == {"due": "2024-03-12T00:00:00+08:00",
+                                "at": "2024-03-12T00:05:00+08:00"}
+    shown = history_json(db, "--show-personal")
+    hardship = next(r for r in shown if r["event"] == "start_phase_out")["rules"][0]
+    assert all(re.fullmatch(r"-?\d+\.\d\d", p["figures"]["value"])
+               for p in hardship["rules"] if "value" in p["figures"])
+    text = ok(jiekun("case", "history", "C-8", *db))
+    assert ("规则 rule R-PHASEOUT-MAX §3 渐退期不超过6个月: ✓ 通过 passed — 渐退期 6 个月，"
+            "上限 6 个月") in text
+    assert "数据 figures: months=6, limit=6" in text
+    assert "规则 rule R-ONE-OPEN-CASE §1.1" in text and "not recomputed" in text
+    assert "R-DEEP-INCOME §1.2" in text and "value=***" in text
+
+
+def _stored_like_purged(lifecycle: Lifecycle, event: Event) -> Event:
+    """The event as a purged case's store gives it back (workflow/row_mapping.py event_of):
+    its personal part gone, ``{"redacted": true}`` in its data, a worker without id number."""
+    trigger = lifecycle.trigger(event.trigger)
+    personal = trigger.personal_fields
+    if not (trigger.whole_payload_personal or personal & set(event.data)
+            or "id_number" in event.actor):
+        return event
+    data = {} if trigger.whole_payload_personal else {
+        k: v for k, v in event.data.items() if k not in personal}
+    actor = {k: v for k, v in event.actor.items() if k != "id_number"}
+    return event.model_copy(update={"data": {**data, "redacted": True}, "actor": actor})
+
+
+def test_rules_of_a_purged_case_could_not_be_rechecked(tmp_path: Path,
+                                                       decider: Decider) -> None:
+    url = f"sqlite:///{tmp_path / 'c8.db'}"
+    with Engine.open(url, upgrade=True, decider=decider) as engine:
+        assert import_history(engine, HISTORY.read_text("utf-8").splitlines()).violations == 0
+        events = engine.history("C-8", Actor("auditor"))
+    purged = [_stored_like_purged(decider.lifecycle, e) for e in events]
+    assert purged[0].data == {"redacted": True}
+    results = rule_results(decider, purged)
+    assert [[r["id"] for r in rules] for rules in results] == GUARDS_TAKEN
+    for rules in results:
+        for result in rules:
+            if result["id"] in ("R-ELIGIBLE", "R-OUT-OF-HARDSHIP"):
+                assert result["recomputed"] is False and result["passed"] is None
+                assert result["because"] == ("could not be re-checked: its personal data was "
+                                             "destroyed"), result
+            elif result["id"] != "R-ONE-OPEN-CASE":  # needs no personal data
+                assert result["recomputed"] and result["passed"] is True, result
+    months = results[7][1]
+    assert months["id"] == "R-PHASEOUT-MAX" and months["figures"] == {"months": "6",
+                                                                       "limit": "6"}
+
+
+def test_rules_under_a_policy_version_not_held(tmp_path: Path, decider: Decider) -> None:
+    url = f"sqlite:///{tmp_path / 'c8.db'}"
+    with Engine.open(url, upgrade=True, decider=decider) as engine:
+        assert import_history(engine, HISTORY.read_text("utf-8").splitlines()).violations == 0
+        events = engine.history("C-8", Actor("auditor"))
+    other = "sha256:" + "0" * 64
+    assert policy_for(decider, events[0].policy_id, events[0].policy_hash) is decider.policy
+    assert policy_for(decider, events[0].policy_id, other) is None
+    changed = [e.model_copy(update={"policy_hash": other}) if e.seq >= 7 else e
+               for e in events]
+    results = rule_results(decider, changed)
+    assert all(r["recomputed"] for rules in results[1:6] for r in rules)
+    for rules in results[6:]:
+        for result in rules:
+            assert result["recomputed"] is False and result["passed"] is None
+            assert result["because"] == ("not recomputed: policy version "
+                                         "wx-2023-45@000000000000 not available")

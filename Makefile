@@ -74,6 +74,7 @@ diagrams: setup
 	    $(BIN)/jiekun diagram --lang $$lang -o diagrams/lifecycle-$$lang.$$ext || exit 1; \
 	  done; \
 	done
+	$(BIN)/jiekun handbook -o diagrams/handbook-zh.html
 
 clean:
 	rm -rf $(VENV) $(TYPECHECK) build dist demo-output .pytest_cache .mypy_cache .ruff_cache

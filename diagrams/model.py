@@ -85,14 +85,17 @@ def step_marker(number: int) -> str:
 
 @dataclass(frozen=True)
 class PathMark:
-    """One use of an edge by a case: its step number (from 1) and the local date of the step."""
+    """One use of an edge by a case: its step number (from 1), the local date of the step and,
+    when known, who acted (an organisation such as ``xinwu``, else the role's name)."""
 
     step: int
     on: date
+    actor: str | None = None
 
     @property
     def text(self) -> str:
-        return f"{step_marker(self.step)} {self.on.isoformat()}"
+        who = f" {self.actor}" if self.actor else ""
+        return f"{step_marker(self.step)} {self.on.isoformat()}{who}"
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,12 @@ class PathStep:
     """One recorded event of a case, as the path diagram needs it.
 
     ``source`` is None only for the creating ``submit``; ``dest == source`` for an internal
-    event. ``at`` must be timezone-aware: the date shown is the Asia/Shanghai date.
+    event. ``at`` must be timezone-aware: the date shown is the Asia/Shanghai date. ``actor``
+    is who acted as the step's mark shows it (the organisation, e.g. ``wuxi-city``), if given.
     """
 
     trigger: str
     source: str | None
     dest: str
     at: datetime
+    actor: str | None = None

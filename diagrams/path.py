@@ -84,7 +84,7 @@ def _marks(base: Diagram, steps: Sequence[PathStep]) -> dict[tuple[str, str, str
         if previous is not None and step.source != previous.dest:
             raise ValueError(f"{described} does not start in {previous.dest}, "
                              f"where step {number - 1} left the case")
-        found[_step_key(step)].append(PathMark(number, local_date(step.at)))
+        found[_step_key(step)].append(PathMark(number, local_date(step.at), step.actor))
         previous = step
     return {key: tuple(marks) for key, marks in found.items()}
 

@@ -267,3 +267,26 @@ def _legend_sample(sample: LegendSample) -> str:
     dashed = ' STYLE="dashed"' if edge["style"] == "dashed" else ""
     colour = edge.get("color", INK)
     return f'<TD BORDER="{width}" SIDES="B"{dashed} COLOR="{colour}" WIDTH="56"> </TD>'
+
+
+def node_attrs(node: Node) -> dict[str, str]:
+    """The graphviz attributes of ``node`` as this module draws it (label, shape and style):
+    for other layouts of the same model (``jiekun.diagrams.page_render``)."""
+    if node.kind is NodeKind.START:
+        faded = node.emphasis is Emphasis.FADED
+        return {"label": "", "shape": "point", "width": "0.2",
+                "color": FADED_LINE if faded else INK}
+    return {"label": _node_label(node), "tooltip": node.id, **_node_style(node)}
+
+
+def edge_attrs(edge: Edge) -> dict[str, str]:
+    """The line style of ``edge`` (dashes, colour, width) as this module draws it."""
+    return _edge_style(edge)
+
+
+def legend_sample_cell(sample: LegendSample) -> str:
+    """A legend table cell drawn like the element ``sample`` explains."""
+    return _legend_sample(sample)
+
+
+CLUSTER_COLOURS = _CLUSTER_COLOURS

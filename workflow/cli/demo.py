@@ -28,6 +28,7 @@ from jiekun.workflow.demo import (
     caseload,
     summarize,
 )
+from jiekun.workflow.demo.training import write_training_outputs
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.proven_export import proven_export
 
@@ -95,6 +96,8 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
         stats = simulation.run(bar.update)
     click.echo("writing diagrams, the exported history and the audit …")
     audit, path_case = _write_outputs(out, engine)
+    click.echo("writing the handbook, the page diagrams and the 2025 report …")
+    training = write_training_outputs(out, engine)
     summary = summarize(engine, stats, time.perf_counter() - started)
     summary["aid"] = aid_report(engine)
     summary["audit_verify"] = audit
@@ -114,7 +117,8 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
         f"audit verify: {'passed' if audit['ok'] else 'FAILED'} ({audit['cases']} cases, "
         f"{audit['events']} events)",
         f"written to {out}/: jiekun.db, history.jsonl, policy.toml, lifecycle-zh.svg, "
-        f"lifecycle-en.svg, case-{path_case}-path.svg, audit-verify.json, summary.json",
+        f"lifecycle-en.svg, case-{path_case}-path.svg, audit-verify.json, summary.json, "
+        f"{', '.join(training)}",
         f"replay it: jiekun replay {out}/history.jsonl --policy {out}/policy.toml",
     ]))
     if not audit["ok"]:

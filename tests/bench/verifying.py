@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -26,8 +27,10 @@ from jiekun.persistence.database import make_engine
 from jiekun.persistence.queries import event_query
 from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
 from jiekun.persistence.store import Store
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.workflow.audit import AuditReport
 from jiekun.workflow.audit_parallel import verify_store
+from jiekun.workflow.checkpoint import take_checkpoint, verify_against
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.row_mapping import projection
 from tests.bench.workload import CaseRun, resident_id
@@ -140,6 +143,8 @@ class VerifyResult:
     seconds: float
     read_seconds: float
     report: AuditReport
+    against_seconds: float = 0.0  # `audit verify --against`: the log's part (leaves only)
+    against_ok: bool = False
 
 
 def read_all(store: Store) -> tuple[int, float]:
@@ -162,6 +167,11 @@ def measure(url: str, decider: Decider) -> VerifyResult:
         # what `jiekun audit verify` runs: one process per core on a store this large
         report = verify_store(url, decider.policy)
         seconds = time.perf_counter() - started
+        # an auditor's checkpoint of the store, held to it as `audit verify --against` does
+        mark = take_checkpoint(store, datetime.now(SHANGHAI))
+        started = time.perf_counter()
+        held = verify_against(store, mark, content=False)
+        against_seconds = time.perf_counter() - started
     finally:
         store.engine.dispose()
-    return VerifyResult(count, seconds, read_seconds, report)
+    return VerifyResult(count, seconds, read_seconds, report, against_seconds, held.ok)

@@ -40,6 +40,7 @@ class HistoryLine:
     actor: Actor
     data: Mapping[str, Any] | None
     derived: Mapping[str, Any] | None = None  # recorded derivations, on redacted events
+    policy: str | None = None  # "ID@HASH" of the version an export says decided it
 
     @property
     def redacted(self) -> bool:
@@ -108,7 +109,8 @@ def parse_line(text: str, number: int) -> HistoryLine:
         raise BilingualValueError("derived: must be an object, or the text of one",
                                   "derived：应为对象或对象的文本")
     line = HistoryLine(number, _text(obj, "case", ""), _time(obj.get("at")),
-                       _text(obj, "event", ""), _actor(obj.get("actor")), data, derived)
+                       _text(obj, "event", ""), _actor(obj.get("actor")), data, derived,
+                       obj.get("policy"))
     if line.redacted and derived is None:
         raise BilingualValueError(
             "a redacted event must carry its recorded derivations (derived)",

@@ -4,6 +4,8 @@ An export is a history file (§2) whose first line is the export's own checkpoin
 event lines carry, beside the event as replay reads it, what its chain hash was computed from
 as stored and where it sits in the store's log:
 
+- ``{"policy_version": {"id", "version", "hash", "toml"}}`` before the first event that names
+  each version, so replay decides every event under its own version without ``--policy``;
 - ``{"checkpoint": {"note": <the checkpoint's signed-note text>, "consistency": {"from_size",
   "from_root", "proof"}}}`` — the note of the log when the export was read (signed when a key
   is given); ``consistency`` only with ``--against``: the RFC 9162 proof that the auditor's
@@ -33,6 +35,8 @@ from jiekun.persistence.ports import StorePort
 from jiekun.persistence.queries import EventRecord
 from jiekun.policies.deadlines import SHANGHAI, require_aware
 from jiekun.workflow.checkpoint import Checkpoint, read_leaves
+from jiekun.workflow.history_versions import version_line
+from jiekun.workflow.policy_versions import PolicyVersion, versions
 from jiekun.workflow.row_mapping import event_of
 from jiekun.workflow.signing import Signer
 
@@ -88,9 +92,38 @@ def proven_export(store: StorePort, now: datetime, case_id: str | None = None, *
             consistency = {"from_size": against.size, "from_root": against.root,
                            "proof": [p.hex() for p in tree.consistency_proof(against.size)]}
         yield checkpoint_line(mark, consistency)
+        books = _VersionLines(store)
         records = reads.case_events(case_id) if case_id is not None else reads.all_events()
         for record in records:
             index = index_of.get(record.position)
             if index is None:  # committed after the count: not in this checkpoint
                 continue
+            yield from books.before(record.stored.policy_hash)
             yield event_record_line(record, index, tree.inclusion_proof(index))
+
+
+class _VersionLines:
+    """The ``policy_version`` line of each version the exported events name, written once,
+    before the first event that names it, with the hash the events recorded (the store's
+    current hash of the text, or the older one events recorded before versions existed). A
+    version whose text the store never held gets no line: replay decides those events under
+    its own policy."""
+
+    def __init__(self, store: StorePort) -> None:
+        self.store = store
+        self.known = versions(store)
+        self.written: set[str] = set()
+
+    def before(self, hash_: str | None) -> Iterator[str]:
+        if hash_ is None or hash_ in self.written:
+            return
+        self.written.add(hash_)
+        held = self._find(hash_)
+        if held is None:  # published after the versions were read
+            self.known = versions(self.store)
+            held = self._find(hash_)
+        if held is not None and held.toml is not None:
+            yield version_line(held.version, held.id, hash_, held.toml)
+
+    def _find(self, hash_: str) -> PolicyVersion | None:
+        return next((v for v in self.known if v.names(hash_)), None)

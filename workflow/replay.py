@@ -17,6 +17,7 @@ from jiekun.policies.errors import UNAVAILABLE, FieldProblem, InvalidInput, Jiek
 from jiekun.policies.field_texts import pydantic_zh
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.history import HistoryLine, parse_history
+from jiekun.workflow.history_versions import named_hash, versions_in
 from jiekun.workflow.records import CaseState, Command, Derived, Event
 
 
@@ -129,14 +130,29 @@ def judge_history(lines: Iterable[HistoryLine], fire: Fire,
     return ReplayReport(cases)
 
 
-def replay(lines: Iterable[str], decider: Decider | None = None) -> ReplayReport:
-    """Replay a history; InvalidInput (nothing judged) when a line is malformed."""
+def replay(lines: Iterable[str], decider: Decider | None = None, *,
+           file_versions: bool = True) -> ReplayReport:
+    """Replay a history; InvalidInput (nothing judged) when a line is malformed or a policy
+    version line's text does not give its hash.
+
+    An event that names a policy version the file carries (``"policy": "ID@HASH"`` and a
+    ``policy_version`` line, as ``case export`` writes them) is decided under that version;
+    any other event under ``decider`` (the shipped policy when None). ``file_versions=False``
+    decides every event under ``decider`` (``jiekun replay --policy``: a what-if)."""
     decider = decider or Decider()
+    lines = list(lines)
     parsed = list(parse_history(lines))
+    policies = versions_in(lines) if file_versions else {}
+    deciders = {hash_: Decider(policy, decider.machine) for hash_, policy in policies.items()}
     index = OpenCaseIndex(frozenset(s.name for s in decider.lifecycle.states if s.closed))
 
     def fire(case: CaseState, command: Command, line: HistoryLine
              ) -> tuple[Event, CaseState, list[str]]:
+        chosen = deciders.get(named_hash(line.policy) or "", decider)
+        return _decide(chosen, case, command, line)
+
+    def _decide(decider: Decider, case: CaseState, command: Command, line: HistoryLine
+                ) -> tuple[Event, CaseState, list[str]]:
         current = case if case.state else None
         unverifiable: list[str] = []
         if line.derived is not None and (line.redacted or (

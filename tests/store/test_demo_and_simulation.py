@@ -137,8 +137,9 @@ def test_demo_writes_every_file_and_a_consistent_summary(demo: tuple[Path, str],
 def test_demo_export_replays_to_the_stored_states(demo: tuple[Path, str], demo_engine: Engine,
                                                   tmp_path: Path) -> None:
     output, _ = demo
-    result = CliRunner().invoke(main, ["replay", str(output / "history.jsonl"), "--policy",
-                                       str(demo_policy_file(tmp_path)), "--format", "json"])
+    # no --policy: the export names the version each event was decided under (issue 15)
+    result = CliRunner().invoke(main, ["replay", str(output / "history.jsonl"),
+                                       "--format", "json"])
     assert result.exit_code == 0, result.output[-2000:]
     report = json.loads(result.output)
     assert report["violations"] == 0

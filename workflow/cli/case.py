@@ -42,6 +42,8 @@ from jiekun.workflow.proven_export import proven_export
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.transfer import import_history
 
+_META_PREFIXES = ('{"checkpoint"', '{"policy_version"')  # an export's lines that are not events
+
 
 def _when(text: str | None, fmt: str) -> datetime:
     return RealClock().now() if text is None else read_time(text, "--at", fmt)
@@ -105,7 +107,8 @@ def case_export(case_id: str | None, output: str | None, against: str | None, ke
             click.echo(line)
         return
     with Path(output).open("w", encoding="utf-8") as sink:
-        count = sum(1 for line in lines if sink.write(line + "\n")) - 1
+        count = sum(1 for line in lines
+                    if sink.write(line + "\n") and not line.startswith(_META_PREFIXES))
     click.echo(f"{count} events written to {output}", err=True)
 
 

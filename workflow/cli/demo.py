@@ -119,7 +119,8 @@ def demo(households: int, seed: int, output: str, policy_file: str | None) -> No
         f"written to {out}/: jiekun.db, history.jsonl, policy.toml, lifecycle-zh.svg, "
         f"lifecycle-en.svg, case-{path_case}-path.svg, audit-verify.json, summary.json, "
         f"{', '.join(training)}",
-        f"replay it: jiekun replay {out}/history.jsonl --policy {out}/policy.toml",
+        f"replay it: jiekun replay {out}/history.jsonl (it names the policy version of each "
+        "event)",
     ]))
     if not audit["ok"]:
         raise SystemExit(1)

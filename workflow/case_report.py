@@ -33,7 +33,14 @@ from jiekun.policies.rules import RULES
 from jiekun.workflow.audit import verify
 from jiekun.workflow.checkpoint import Checkpoint, CheckpointCheck, verify_against
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.history_view import CATEGORY_LABELS, history_view, policy_for, policy_text
+from jiekun.workflow.history_view import (
+    CATEGORY_LABELS,
+    held_policies,
+    history_view,
+    policy_for,
+    policy_text,
+)
+from jiekun.workflow.policy_versions import versions
 from jiekun.workflow.records import CaseState, Event
 
 NOTICE_FILE = "wuxi-notice-2023-45.txt"
@@ -200,7 +207,8 @@ def _policies(engine: Engine, events: list[Event]) -> list[dict[str, Any]]:
     for event in events:
         text = policy_text(event) or "—"
         if text not in used:
-            held = policy_for(engine.decider, event.policy_id, event.policy_hash) is not None
+            held = policy_for(engine.decider, event.policy_id, event.policy_hash,
+                              held_policies(versions(engine.store))) is not None
             used[text] = {"policy": text, "id": event.policy_id, "hash": event.policy_hash,
                           "available": held, "events": []}
         used[text]["events"].append(event.seq)
@@ -216,7 +224,8 @@ def build_report(engine: Engine, case_id: str, reader: Actor, *, now: datetime,
     graphviz or CJK font) is reported in place of the diagram."""
     case = engine.case(case_id, reader)
     events = engine.history(case_id, reader)
-    timeline = history_view(engine.decider.lifecycle, events, show_personal, engine.decider)
+    timeline = history_view(engine.decider.lifecycle, events, show_personal, engine.decider,
+                            held_policies(versions(engine.store)))
     svg, problem = None, None
     try:
         svg = path_svg(engine, case_id, events, lang)

@@ -19,6 +19,7 @@ then).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jiekun.policies.authorization import Actor
@@ -36,6 +37,7 @@ from jiekun.workflow.context import Decision
 from jiekun.workflow.decider import PERSONAL_GUARDS, Decider
 from jiekun.workflow.guards import GUARDS
 from jiekun.workflow.payloads import validate_payload
+from jiekun.workflow.policy_versions import PolicyVersion
 from jiekun.workflow.records import CaseState, Command, Derived, Event
 
 MASK = "***"
@@ -132,15 +134,32 @@ def _derived(lifecycle: Lifecycle, now: Derived, before: Derived | None) -> dict
     return out
 
 
-def policy_for(decider: Decider, policy_id: str | None, policy_hash: str | None
-               ) -> Policy | None:
-    """The policy an event was decided under, found by the id and hash the event names: today
-    the decider's own when both match (issue 15 adds the versions a store keeps); None when this
-    engine does not hold that version."""
+def policy_for(decider: Decider, policy_id: str | None, policy_hash: str | None,
+               held: Mapping[str, Policy] | None = None) -> Policy | None:
+    """The policy an event was decided under, found by the hash the event names among the
+    versions ``held`` (a store's, by their hash and the older hash events recorded before the
+    store kept versions: ``held_policies``), else the decider's own when id and hash match;
+    None when neither holds that version."""
+    if held and policy_hash is not None and policy_hash in held:
+        found = held[policy_hash]
+        return found if policy_id in (None, found.id) else None
     policy = decider.policy
     if policy_id == policy.id and policy_hash == policy.content_hash:
         return policy
     return None
+
+
+def held_policies(versions: Iterable[PolicyVersion]) -> dict[str, Policy]:
+    """The policies of a store's versions by every hash their events may name."""
+    held: dict[str, Policy] = {}
+    for version in versions:
+        policy = version.policy
+        if policy is None:
+            continue  # a version whose text the store never held: nothing to recompute with
+        held[version.hash] = policy
+        if version.legacy_hash is not None:
+            held[version.legacy_hash] = policy
+    return held
 
 
 # Figures computed from personal data (a household's per-capita income, its self-paid medical
@@ -188,10 +207,11 @@ def _actor_of(actor: dict[str, str]) -> Actor:
 
 
 def _guard_results(decider: Decider, case: CaseState | None, event: Event, route: Route,
-                   show_personal: bool) -> list[dict[str, Any]]:
+                   show_personal: bool, held: Mapping[str, Policy] | None
+                   ) -> list[dict[str, Any]]:
     """Each guard of ``route`` run again on ``case`` (the fold before ``event``)."""
     guards = route.guards
-    policy = policy_for(decider, event.policy_id, event.policy_hash)
+    policy = policy_for(decider, event.policy_id, event.policy_hash, held)
     if policy is None:
         version = policy_text(event) or "none"
         return [_not_recomputed(g, (f"not recomputed: policy version {version} not available",
@@ -227,8 +247,8 @@ def _guard_results(decider: Decider, case: CaseState | None, event: Event, route
     return out
 
 
-def rule_results(decider: Decider, events: list[Event], show_personal: bool = False
-                 ) -> list[list[dict[str, Any]]]:
+def rule_results(decider: Decider, events: list[Event], show_personal: bool = False,
+                 held: Mapping[str, Policy] | None = None) -> list[list[dict[str, Any]]]:
     """For each event, in order: one object per guard of the route it took, recomputed on the
     fold of the events before it (``recomputed`` true: the RuleResult's JSON with the rule's
     title) or saying why not (``recomputed`` false, ``passed`` null, ``because``). Figures
@@ -244,7 +264,7 @@ def rule_results(decider: Decider, events: list[Event], show_personal: bool = Fa
         elif broken is not None:
             out.append([_not_recomputed(g, broken) for g in route.guards])
         else:
-            out.append(_guard_results(decider, case, event, route, show_personal))
+            out.append(_guard_results(decider, case, event, route, show_personal, held))
         if broken is None:
             try:
                 case = decider.apply(case, event)
@@ -255,12 +275,14 @@ def rule_results(decider: Decider, events: list[Event], show_personal: bool = Fa
 
 
 def history_view(lifecycle: Lifecycle, events: list[Event], show_personal: bool,
-                 decider: Decider | None = None) -> list[dict[str, Any]]:
+                 decider: Decider | None = None, held: Mapping[str, Policy] | None = None
+                 ) -> list[dict[str, Any]]:
     """One object per event, in order (``--format json``; ``history_text`` lays it out for
-    people). With ``decider``, each has ``rules``: its guards' results (``rule_results``)."""
+    people). With ``decider``, each has ``rules``: its guards' results (``rule_results``),
+    each event's under the version it names among ``held`` (``held_policies``)."""
     rows: list[dict[str, Any]] = []
     before: Derived | None = None
-    rules = None if decider is None else rule_results(decider, events, show_personal)
+    rules = None if decider is None else rule_results(decider, events, show_personal, held)
     for number, event in enumerate(events):
         trigger = lifecycle.trigger_index.get(event.trigger)
         state = lifecycle.state_index.get(event.derived.state)

@@ -15,12 +15,14 @@ from click.testing import CliRunner
 from store_cases import history_lines
 
 from jiekun.policies.aid_merge import policy_text_with_tables
+from jiekun.policies.authorization import Actor
 from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.errors import InvalidInput
 from jiekun.policies.policy_file import parse_policy, shipped_policy_text
 from jiekun.workflow.cli import main
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
+from jiekun.workflow.history_view import held_policies, history_view
 from jiekun.workflow.policy_versions import publish, versions
 from jiekun.workflow.proven_export import proven_export
 from jiekun.workflow.replay import replay
@@ -87,3 +89,21 @@ def test_a_changed_version_line_is_refused(two_versions: list[str], tmp_path: Pa
     shipped.write_text(shipped_policy_text(), "utf-8")
     what_if = CliRunner().invoke(main, ["replay", str(forged), "--policy", str(shipped)])
     assert what_if.exit_code == 1, what_if.output  # violations (no tier tables), not invalid
+
+
+def test_case_history_recomputes_each_event_under_its_own_version(
+        engine: Engine, two_versions: list[str]) -> None:
+    """C-8 was decided under version 1 and C-A under version 2 (the engine's current one):
+    the rule results of both are recomputed, each under the version its events name."""
+    held = held_policies(versions(engine.store))
+    for case_id in ("C-8", "C-A"):
+        events = engine.history(case_id, Actor("auditor"))
+        rows = history_view(engine.decider.lifecycle, events, False, engine.decider, held)
+        rules = [r for row in rows for r in row["rules"]]
+        assert rules and all(r["recomputed"] for r in rules
+                             if r["id"] != "R-ONE-OPEN-CASE"), (case_id, rules)
+    # without the store's versions only the current version's events could be recomputed
+    c8 = history_view(engine.decider.lifecycle, engine.history("C-8", Actor("auditor")),
+                      False, engine.decider)
+    assert any(not r["recomputed"] and "not available" in r["because"]
+               for row in c8 for r in row["rules"])

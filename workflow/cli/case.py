@@ -37,7 +37,13 @@ from jiekun.workflow.cli.common import (
 )
 from jiekun.workflow.clock import RealClock
 from jiekun.workflow.engine import Engine
-from jiekun.workflow.history_view import history_text, history_view, may_see_personal
+from jiekun.workflow.history_view import (
+    held_policies,
+    history_text,
+    history_view,
+    may_see_personal,
+)
+from jiekun.workflow.policy_versions import versions
 from jiekun.workflow.proven_export import proven_export
 from jiekun.workflow.records import CaseState, Event
 from jiekun.workflow.transfer import import_history
@@ -208,7 +214,7 @@ def case_history(case_id: str, show_personal: bool, reader: str, db_url: str, fm
                             "may not see its personal data (--show-personal)", verb="read",
                             reason_zh="无权查看其个人信息（--show-personal）")
     rows = history_view(engine.decider.lifecycle, engine.history(case_id, who), show_personal,
-                        engine.decider)
+                        engine.decider, held_policies(versions(engine.store)))
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:

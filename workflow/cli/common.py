@@ -131,17 +131,11 @@ def parse_actor(text: str) -> Actor:
     return Actor(role, org=who or None)
 
 
-def open_engine(db_url: str, fmt: str | None, *legacy: object) -> Engine:
-    """The durable engine on ``--db``, deciding under the store's current policy version:
-    ``open_engine(db_url, fmt)``. A store that is missing, behind or unreachable exits 4
-    (E-SCHEMA, E-BUSY); a URL that is invalid, 2.
-
-    The form before issue 15, ``open_engine(db_url, policy_file, fmt[, decider])``, is still
-    read, its policy file and decider unused: a command never publishes a policy by opening
-    the store (``jiekun policy publish`` does)."""
-    if legacy:
-        fmt = str(legacy[0])
-    fmt = fmt or "text"
+def open_engine(db_url: str, fmt: str) -> Engine:
+    """The durable engine on ``--db``, deciding under the store's current policy version (a
+    command never publishes a policy by opening the store: ``jiekun policy publish`` does). A
+    store that is missing, behind or unreachable exits 4 (E-SCHEMA, E-BUSY); a URL that is
+    invalid, 2."""
     try:
         return Engine.open(db_url)
     except JiekunError as error:

@@ -73,7 +73,7 @@ def _case_events(history: str | None, case_id: str, db_url: str, reader: str,
             fail(fmt, InvalidInput(history, [FieldProblem(
                 "--case", f"no case {case_id} in the history", f"历史记录中没有案件 {case_id}")]))
         return report.cases[case_id].events
-    return open_engine(db_url, None, fmt, decider).history(case_id, parse_actor(reader))
+    return open_engine(db_url, fmt).history(case_id, parse_actor(reader))
 
 
 @click.command()

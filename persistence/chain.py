@@ -39,6 +39,29 @@ def digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+SALTED = "sha256s:"
+
+
+def personal_digest(text: str, salt: bytes | None) -> str:
+    """The chain's digest of a personal payload: ``sha256s:`` SHA-256 of the case's salt and
+    the text (issue 19: the salt is destroyed with the case's key, so a digest left after a
+    purge confirms no guess), or without a salt the plain ``sha256:`` of older events. The
+    prefix records the format per event; a stored digest is never rewritten."""
+    if salt is None:
+        return digest(text)
+    return SALTED + hashlib.sha256(salt + text.encode()).hexdigest()
+
+
+def digest_matches(text: str, recorded: str | None, salt: bytes | None) -> bool | None:
+    """Whether ``text`` gives the digest the chain recorded, in the recorded digest's own
+    format; None when that cannot be told (a salted digest, and no salt at hand)."""
+    if recorded is None:
+        return False
+    if recorded.startswith(SALTED):
+        return None if salt is None else personal_digest(text, salt) == recorded
+    return digest(text) == recorded
+
+
 def utc_text(moment: datetime) -> str:
     """Fixed-width UTC text (``2024-03-04T01:00:00.000000Z``): sorts as time does, and hashes
     the same on every backend."""

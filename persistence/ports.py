@@ -23,7 +23,13 @@ class ReadPort(Protocol):
     """Reads inside one read transaction (``StorePort.reads()``)."""
 
     def load(self, case_id: str) -> Loaded | None:
-        """The case's projection row and its vault text (None: no such case)."""
+        """The case's projection row and its vault text, opened (None: no such case; E-KEY
+        when its personal data cannot be opened)."""
+
+    def personal_salt(self, case_id: str) -> bytes | None:
+        """The salt of the case's ``sha256s:`` personal digests (``chain.personal_digest``),
+        for an export that lets its reader recompute them; None: no key at hand (none
+        configured, or destroyed by the purge)."""
 
     def case_events(self, case_id: str, until: str | None = None) -> list[EventRecord]:
         """A case's events in sequence order, up to ``until`` (UTC text) inclusive."""
@@ -125,6 +131,10 @@ class WritePort(Protocol):
 
     def timer_row(self, case_id: str) -> TimerRow | None:
         """The case's timer row (its armed sequence and status), inside this transaction."""
+
+    def personal_salt(self, case_id: str) -> bytes | None:
+        """The salt of the case's new personal digests (``chain.personal_digest``), kept with
+        its data key and destroyed with it; None when the store does not encrypt."""
 
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
         """(case, state) of every case of an applicant."""

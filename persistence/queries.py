@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, and_, func, select
@@ -20,9 +20,14 @@ _EVENT_COLUMNS = (events.c.position, events.c.case_id, events.c.seq, events.c.at
 
 @dataclass(frozen=True)
 class EventRecord:
+    """An event's row: its position, its stored text, its hash; ``personal_salt`` the salt of
+    its ``sha256s:`` personal digest when its personal part was opened (an export carries it
+    so that its reader can recompute the digest; ``Reads`` fills it)."""
+
     position: int
     stored: StoredEvent
     hash: str
+    personal_salt: bytes | None = None
 
 
 def event_query() -> Select[tuple[object, ...]]:
@@ -81,8 +86,9 @@ class CaseFilter:
     state: str | None = None
     reviewing_body: str | None = None
     grassroots_union: str | None = None
-    applicant_id: str | None = None
+    applicant_id: str | None = None  # the read port looks it up by its keyed hash
     recheck_due_before: str | None = None  # UTC text
+    applicant_key: str | None = None  # the keyed hash itself (``Reads.case_rows`` sets it)
 
 
 def case_rows(connection: Connection, where: CaseFilter, limit: int | None = None,
@@ -95,9 +101,9 @@ def case_rows(connection: Connection, where: CaseFilter, limit: int | None = Non
         query = query.where(cases.c.reviewing_body == where.reviewing_body)
     if where.grassroots_union is not None:
         query = query.where(cases.c.grassroots_union == where.grassroots_union)
-    if where.applicant_id is not None:
+    if where.applicant_key is not None:
         query = query.join(case_personal, case_personal.c.case_id == cases.c.case_id).where(
-            case_personal.c.applicant_id == where.applicant_id)
+            case_personal.c.applicant_key == where.applicant_key)
     if where.recheck_due_before is not None:
         query = query.join(timers, timers.c.case_id == cases.c.case_id).where(
             timers.c.kind == "recheck", timers.c.status == "pending",
@@ -155,6 +161,14 @@ class CaseChunk:
     projections: dict[str, dict[str, Any]]
     timers: dict[str, dict[str, Any]]
     vaults: dict[str, tuple[str, str]]  # case → (applicant id, application text)
+    # Filled by the read port (``Reads.case_chunk``), which opens the vault: cases whose
+    # personal data could not be opened, with the first event (or for the vault and the
+    # projection, the last event) whose data did not open and why (their events' ``personal``,
+    # their vault entry and their projection's ``personal`` are then left out); each opened
+    # case's digest salt; whether a key provider was configured at all.
+    sealed: dict[str, tuple[int, str]] = field(default_factory=dict)
+    salts: dict[str, bytes] = field(default_factory=dict)
+    keys: bool = True
 
 
 def _grouped(connection: Connection, chunk: list[str]) -> dict[str, list[EventRecord]]:

@@ -6,41 +6,66 @@ or writes a query. Times go in and come out as UTC text (``chain.utc_text``), th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from jiekun.persistence import policy_rows, queries, timer_queries
+from jiekun.persistence.chain import SALTED
 from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
 from jiekun.persistence.statements import Loaded, Statements, load_case
 from jiekun.persistence.timer_queries import DueTimer
+from jiekun.persistence.vault import Vault
+from jiekun.policies.errors import KeyUnavailable
 
 
 class Reads:
     """The read port's implementation on one read-only connection (see ``ports.ReadPort``)."""
 
-    def __init__(self, connection: Connection, statements: Statements) -> None:
+    def __init__(self, connection: Connection, statements: Statements, vault: Vault) -> None:
         self._connection = connection
         self._statements = statements
+        self._vault = vault
+
+    def _opened(self, record: EventRecord) -> EventRecord:
+        """The record with its personal payload opened (E-KEY when it does not open)."""
+        stored = record.stored
+        if stored.personal is None or not self._vault.encrypts:
+            return record
+        text = self._vault.open(stored.case_id, str(stored.seq), "personal_data.payload",
+                                stored.personal)
+        salted = stored.personal_digest is not None and stored.personal_digest.startswith(
+            SALTED)
+        return replace(record, stored=replace(stored, personal=text),
+                       personal_salt=self._vault.known_salt(stored.case_id) if salted else None)
+
+    def personal_salt(self, case_id: str) -> bytes | None:
+        return self._vault.known_salt(case_id)
 
     def load(self, case_id: str) -> Loaded | None:
-        return load_case(self._connection, self._statements, case_id)
+        return load_case(self._connection, self._statements, case_id, self._vault)
 
     def case_events(self, case_id: str, until: str | None = None) -> list[EventRecord]:
-        return queries.case_events(self._connection, case_id, until)
+        return [self._opened(r) for r in queries.case_events(self._connection, case_id, until)]
 
     def events_since(self, position: int, limit: int | None = None) -> list[EventRecord]:
-        return queries.events_since(self._connection, position, limit)
+        return [self._opened(r) for r in queries.events_since(self._connection, position,
+                                                                limit)]
 
     def all_events(self) -> Iterator[EventRecord]:
-        return queries.all_events(self._connection)
+        return (self._opened(r) for r in queries.all_events(self._connection))
 
     def event_at(self, case_id: str, seq: int) -> EventRecord | None:
-        return queries.event_at(self._connection, case_id, seq)
+        record = queries.event_at(self._connection, case_id, seq)
+        return None if record is None else self._opened(record)
 
     def case_rows(self, where: CaseFilter, limit: int | None = None,
                   after: str | None = None) -> list[dict[str, object]]:
+        if where.applicant_id is not None:
+            where = replace(where, applicant_id=None,
+                            applicant_key=self._vault.index(where.applicant_id))
         return queries.case_rows(self._connection, where, limit, after)
 
     def all_case_ids(self) -> list[str]:
@@ -54,7 +79,52 @@ class Reads:
         return queries.derivations_of(self._connection, trigger, case_id)
 
     def case_chunk(self, chunk: list[str]) -> CaseChunk:
-        return queries.case_chunk(self._connection, chunk)
+        """The chunk's rows with the vault opened where it can be: a case whose personal data
+        does not open (no key configured, its key gone, a changed ciphertext) is listed in
+        ``sealed`` with the reason, its personal parts left out, so chains and projections
+        are still checked without any key."""
+        raw = queries.case_chunk(self._connection, chunk)
+        vault = self._vault
+        if not vault.encrypts:
+            return raw
+        events: dict[str, list[EventRecord]] = {}
+        projections = dict(raw.projections)
+        vaults: dict[str, tuple[str, str]] = {}
+        sealed: dict[str, tuple[int, str]] = {}
+        salts: dict[str, bytes] = {}
+        for case_id in chunk:
+            records = raw.events.get(case_id, [])
+            projection = raw.projections.get(case_id)
+            kept = raw.vaults.get(case_id)
+            where = 0  # the event whose data is being opened (then the last: vault, projection)
+            try:
+                opened = []
+                for record in records:
+                    where = record.stored.seq
+                    opened.append(self._opened(record))
+                events[case_id] = opened
+                if projection is not None and projection.get("personal") is not None:
+                    projections[case_id] = {**projection, "personal": vault.open(
+                        case_id, str(projection["version"]), "cases.personal",
+                        projection["personal"])}
+                if kept is not None:
+                    vaults[case_id] = (
+                        vault.open(case_id, "application", "case_personal.applicant_id",
+                                   kept[0]),
+                        vault.open(case_id, "application", "case_personal.application",
+                                   kept[1]))
+            except KeyUnavailable as error:
+                sealed[case_id] = (where, error.detail)
+                events[case_id] = [replace(r, stored=replace(r.stored, personal=None))
+                                   for r in records]
+                if projection is not None:
+                    projections[case_id] = {**projection, "personal": None}
+                continue
+            salt = vault.known_salt(case_id)
+            if salt is not None:
+                salts[case_id] = salt
+        return CaseChunk({k: v for k, v in events.items() if v}, projections, raw.timers,
+                         vaults, sealed, salts, vault.has_keys)
 
     def timer_of(self, case_id: str) -> dict[str, object] | None:
         return queries.timer_of(self._connection, case_id)

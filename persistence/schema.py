@@ -7,6 +7,8 @@
   transition's own transaction; the scheduler claims rows from here.
 - ``personal_data`` and ``case_personal``: the vault. The chain commits to each personal payload
   by digest, so destroying these rows at the end of retention leaves the chain verifiable.
+  Every value there (and ``cases.personal``) is sealed under the case's data key, kept by the
+  key provider outside the database (``persistence/vault.py``, ``keys.py``; migration 0006).
 - ``attempts`` (its own ``attempts_metadata``, apart from the chain): every refused command,
   by time, case, actor, trigger and refusal code; no payload and no personal data (a worker is
   kept as a digest of their id number). Migration 0003.
@@ -67,6 +69,8 @@ cases = Table(
     Column("snapshot", Text, nullable=False),
     Column("head_hash", String(80), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # the projection's personal figures (e.g. medical_declared), sealed (migration 0006)
+    Column("personal", Text, nullable=True),
     Index("ix_cases_state", "state"),
     Index("ix_cases_reviewing_body", "reviewing_body"),
     Index("ix_cases_grassroots_union", "grassroots_union"),
@@ -92,9 +96,11 @@ personal_data = Table(
 case_personal = Table(
     "case_personal", metadata,
     Column("case_id", String(64), primary_key=True),
-    Column("applicant_id", String(18), nullable=False),
-    Column("application", Text, nullable=False),
-    Index("ix_case_personal_applicant", "applicant_id"),
+    Column("applicant_id", Text, nullable=False),  # sealed (migration 0006)
+    Column("application", Text, nullable=False),  # sealed
+    # HMAC-SHA256 of the id number under the store's index key: the lookup, never the number
+    Column("applicant_key", String(80), nullable=True),
+    Index("ix_case_personal_applicant_key", "applicant_key"),
 )
 
 # The store's identity (migration 0004): ``origin`` names the store in its checkpoints.

@@ -5,7 +5,7 @@ backend and run on the driver's own cursor (building ``insert(...).values(...)``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
 
@@ -22,6 +22,7 @@ from jiekun.persistence.schema import (
     personal_data,
     timers,
 )
+from jiekun.persistence.vault import Vault
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class ProjectionRow:
     snapshot: str
     head_hash: str
     updated_at: str
+    # the personal figures of the case (JSON, e.g. medical_declared), None when it has none:
+    # plain text here, sealed in the row (persistence/vault.py)
+    personal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,9 @@ class Statements:
             .where(cases.c.case_id == bindparam("case_id")))
         self.upsert_timer = backend.upsert(timers, ["case_id"],
                                            ["case_id", "kind", "due", "status", "armed_seq"])
-        self.upsert_applicant = backend.upsert(case_personal, ["case_id"],
-                                               ["case_id", "applicant_id", "application"])
+        self.upsert_applicant = backend.upsert(
+            case_personal, ["case_id"], ["case_id", "applicant_id", "application",
+                                         "applicant_key"])
         self.insert_personal = insert(personal_data)
         self.event_by_key = select(events.c.case_id, events.c.seq,
                                    events.c.request_digest).where(
@@ -164,7 +169,7 @@ class Statements:
         self.open_cases_of = (
             select(cases.c.case_id, cases.c.state)
             .join(case_personal, case_personal.c.case_id == cases.c.case_id)
-            .where(case_personal.c.applicant_id == bindparam("applicant_id")))
+            .where(case_personal.c.applicant_key == bindparam("applicant_key")))
         self.raw_open_cases_of = Raw(self.open_cases_of, compiler)
         self.raw_insert_personal = Raw(self.insert_personal, compiler,
                                        ["case_id", "seq", "payload"])
@@ -193,8 +198,9 @@ class Statements:
 
 
 
-def load_case(connection: Connection, statements: Statements, case_id: str) -> Loaded | None:
-    """The case's projection row and vault text, on any connection of the store."""
+def load_case(connection: Connection, statements: Statements, case_id: str,
+              vault: Vault) -> Loaded | None:
+    """The case's projection row and vault text (opened), on any connection of the store."""
     raw = statements.raw_load_case
     cursor = connection.connection.cursor()
     try:
@@ -202,4 +208,13 @@ def load_case(connection: Connection, statements: Statements, case_id: str) -> L
         row = cursor.fetchone()
     finally:
         cursor.close()
-    return None if row is None else Loaded(ProjectionRow(*row[:-2]), row[-2], row[-1])
+    if row is None:
+        return None
+    projection = ProjectionRow(*row[:-2])
+    if projection.personal is not None:
+        projection = replace(projection, personal=vault.open(
+            case_id, str(projection.version), "cases.personal", projection.personal))
+    return Loaded(projection, vault.open_optional(case_id, "application",
+                                                  "case_personal.application", row[-2]),
+                  vault.open_optional(case_id, "application", "case_personal.applicant_id",
+                                      row[-1]))

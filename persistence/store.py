@@ -17,16 +17,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete
+from sqlalchemy import Connection, Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from jiekun.persistence import policy_rows, timer_queries
 from jiekun.persistence.backends import backend_for
 from jiekun.persistence.chain import StoredEvent
+from jiekun.persistence.database import configured_keys
+from jiekun.persistence.keys import FROM_ENVIRONMENT, FromEnvironment, KeyProvider
 from jiekun.persistence.policy_rows import PolicyVersionRow
+from jiekun.persistence.queries import store_origin
 from jiekun.persistence.reads import Reads
-from jiekun.persistence.schema import case_personal, personal_data
+from jiekun.persistence.schema import case_personal, cases, personal_data
 from jiekun.persistence.statements import (
     Attempt,
     Loaded,
@@ -36,6 +39,7 @@ from jiekun.persistence.statements import (
     Write,
     load_case,
 )
+from jiekun.persistence.vault import Vault
 from jiekun.policies.errors import StoreBusy, StoreClosed, VersionConflict
 
 __all__ = ["Store", "UnitOfWork"]
@@ -53,9 +57,10 @@ def _event_values(row: StoredEvent, hash_: str, key: str | None, digest: str | N
 class UnitOfWork:
     """One transaction's reads and writes (``Store.unit_of_work``; see ``ports.WritePort``)."""
 
-    def __init__(self, connection: Connection, statements: Statements) -> None:
+    def __init__(self, connection: Connection, statements: Statements, vault: Vault) -> None:
         self.connection = connection
         self._s = statements
+        self.vault = vault
         self._cursor: Any = None
         self.committed: list[Callable[[], None]] = []
 
@@ -66,9 +71,13 @@ class UnitOfWork:
         if self._cursor is None:
             self._cursor = self.connection.connection.cursor()
         self._cursor.execute("SAVEPOINT jiekun_step")
+        actions = len(self.committed)
         try:
             yield
         except BaseException:
+            # what the undone part asked to run after the commit is dropped with it (a purge
+            # undone must not destroy the key of rows that stay)
+            del self.committed[actions:]
             self._cursor.execute("ROLLBACK TO SAVEPOINT jiekun_step")
             self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
             raise
@@ -127,7 +136,11 @@ class UnitOfWork:
         return None if row is None else TimerRow(*row)
 
     def load(self, case_id: str) -> Loaded | None:
-        return load_case(self.connection, self._s, case_id)
+        return load_case(self.connection, self._s, case_id, self.vault)
+
+    def personal_salt(self, case_id: str) -> bytes | None:
+        """The salt of the case's new personal digests (None: the store does not encrypt)."""
+        return self.vault.salt(case_id)
 
     def set_timer_due(self, case_id: str, armed_seq: int, due: str) -> bool:
         """Date a pending timer that was armed without a due time (UTC text)."""
@@ -136,7 +149,8 @@ class UnitOfWork:
         return bool(done.rowcount == 1)
 
     def cases_of_applicant(self, applicant_id: str) -> list[tuple[str, str]]:
-        rows = self._run(self._s.raw_open_cases_of, {"applicant_id": applicant_id}).fetchall()
+        rows = self._run(self._s.raw_open_cases_of,
+                         {"applicant_key": self.vault.index(applicant_id)}).fetchall()
         return [(str(case_id), str(state)) for case_id, state in rows]
 
     def event_by_key(self, key: str) -> tuple[str, int, str | None] | None:
@@ -149,6 +163,11 @@ class UnitOfWork:
         c = self.connection
         s = self._s
         values = vars(w.projection)  # a plain dataclass: its fields are the case columns
+        vault = self.vault
+        case_id = w.event.case_id
+        if w.projection.personal is not None:
+            values = {**values, "personal": vault.seal(
+                case_id, str(w.projection.version), "cases.personal", w.projection.personal)}
         integrity = c.dialect.dbapi.IntegrityError if c.dialect.dbapi else IntegrityError
         try:
             self._run(s.raw_insert_event, _event_values(w.event, w.hash, w.idempotency_key,
@@ -165,12 +184,18 @@ class UnitOfWork:
         except integrity as error:
             raise VersionConflict(w.projection.case_id) from error
         if w.event.personal is not None:
-            self._run(s.raw_insert_personal, {"case_id": w.event.case_id, "seq": w.event.seq,
-                                              "payload": w.event.personal})
+            self._run(s.raw_insert_personal, {
+                "case_id": case_id, "seq": w.event.seq,
+                "payload": vault.seal(case_id, str(w.event.seq), "personal_data.payload",
+                                      w.event.personal)})
         if w.applicant is not None:
-            self._run(s.raw_upsert_applicant, {"case_id": w.event.case_id,
-                                               "applicant_id": w.applicant[0],
-                                               "application": w.applicant[1]})
+            self._run(s.raw_upsert_applicant, {
+                "case_id": case_id,
+                "applicant_id": vault.seal(case_id, "application", "case_personal.applicant_id",
+                                           w.applicant[0]),
+                "application": vault.seal(case_id, "application", "case_personal.application",
+                                          w.applicant[1]),
+                "applicant_key": vault.index(w.applicant[0])})
         if w.timer is not None:
             self._run(s.raw_upsert_timer, vars(w.timer))
         if w.destroy_personal:
@@ -181,18 +206,29 @@ class UnitOfWork:
         self._run(self._s.raw_insert_attempt, attempt.values())
 
     def destroy_personal(self, case_id: str) -> None:
+        """Delete the case's vault rows and, once that commits, its data key: what a backup
+        of the rows still holds is then ciphertext no key opens (crypto-shredding)."""
         self.connection.execute(delete(personal_data).where(personal_data.c.case_id == case_id))
         self.connection.execute(delete(case_personal).where(case_personal.c.case_id == case_id))
+        self.connection.execute(update(cases).where(cases.c.case_id == case_id)
+                                .values(personal=None))
+        self.on_commit(lambda: self.vault.destroy(case_id))
 
 
 class Store:
     """A case store: SQLite or PostgreSQL behind one SQLAlchemy engine (see ``ports.StorePort``).
 
     ``pool_size`` bounds the write connections and the read pool alike; ``timeout`` is how long
-    a call waits for a free one before StoreBusy."""
+    a call waits for a free one before StoreBusy. ``keys``: the key provider of the vault
+    (``persistence/keys.py``); by default the one the environment configures, or none (the
+    vault's contents then stay sealed: E-KEY on personal reads and writes)."""
 
-    def __init__(self, engine: Engine, *, pool_size: int = 8, timeout: float = 30.0) -> None:
+    def __init__(self, engine: Engine, *, pool_size: int = 8, timeout: float = 30.0,
+                 keys: KeyProvider | FromEnvironment | None = FROM_ENVIRONMENT) -> None:
         self.engine = engine
+        provider = (configured_keys(engine, create=False)[0]
+                    if isinstance(keys, FromEnvironment) else keys)
+        self.vault = Vault(provider, self._origin)
         self.backend = backend_for(engine.dialect.name)
         self.statements = Statements(engine.dialect, self.backend)
         self.pool_size = pool_size
@@ -202,6 +238,10 @@ class Store:
         self._open: set[Connection] = set()
         self._lock = threading.Lock()
         self._closed = False
+
+    def _origin(self) -> str:
+        with self.reading() as connection:
+            return store_origin(connection)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -252,7 +292,7 @@ class Store:
         try:
             try:
                 self.backend.begin_write(connection.connection.driver_connection)
-                uow = UnitOfWork(connection, self.statements)
+                uow = UnitOfWork(connection, self.statements, self.vault)
                 yield uow
                 self._end(connection, commit=True)
             except BaseException:
@@ -327,10 +367,10 @@ class Store:
     def reads_on(self, connection: Connection) -> Reads:
         """The read port over a connection the caller holds (``reading()``'s; tests that
         audit a store inside their own transaction)."""
-        return Reads(connection, self.statements)
+        return Reads(connection, self.statements, self.vault)
 
     @contextmanager
     def reads(self) -> Iterator[Reads]:
         """One read transaction, as the read port (``ports.ReadPort``)."""
         with self.reading() as connection:
-            yield Reads(connection, self.statements)
+            yield Reads(connection, self.statements, self.vault)

@@ -34,9 +34,9 @@ __all__ = [
     "UNAVAILABLE", "CaseNotFound", "ConcurrencyConflict", "FieldProblem", "GuardFailed",
     "HistoryOutOfOrder", "HistoryTampered", "IdempotencyMismatch", "InvalidApplication",
     "InvalidArgument", "InvalidInput", "InvalidPayload", "InvalidPolicyFile", "JiekunError",
-    "NotAuthorized", "ObjectionProblem", "PolicyNotInForce", "SchemaBehind", "StoreBusy",
-    "StoreClosed", "StoreUnavailable", "TimerGone", "TransitionNotAllowed", "UnknownTrigger",
-    "VersionConflict",
+    "KeyUnavailable", "NotAuthorized", "ObjectionProblem", "PolicyNotInForce", "SchemaBehind",
+    "StoreBusy", "StoreClosed", "StoreUnavailable", "TimerGone", "TransitionNotAllowed",
+    "UnknownTrigger", "VersionConflict",
 ]
 
 
@@ -308,6 +308,25 @@ class StoreUnavailable(JiekunError):
 
     def details(self) -> dict[str, Any]:
         return {"store": self.store, "detail": self.detail}
+
+
+class KeyUnavailable(JiekunError):
+    """Personal data could not be sealed or opened (E-KEY, exit 4; nothing changed): no key
+    is configured, the master key file is missing, unsafe or wrong, a case's data key is
+    gone, or a ciphertext does not open under its key (changed, or moved from elsewhere).
+    ``detail`` says which."""
+
+    rule = "E-KEY"
+
+    def __init__(self, detail: str, *, detail_zh: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(f"personal data is unavailable: {detail}",
+                         message_zh="个人信息无法加密或解密（密钥不可用）："
+                                    + (detail_zh or "请检查主密钥配置（JIEKUN_MASTER_KEY_FILE）")
+                                    + "；未作任何更改。")
+
+    def details(self) -> dict[str, Any]:
+        return {"detail": self.detail}
 
 
 class HistoryTampered(JiekunError):

@@ -6,6 +6,11 @@ the event's stored text and the previous hash; the projection holds the head has
 version), the vault still matches the digests the chain committed to, and the projection and
 timers are exactly the fold of the events.
 
+Without a key (none configured) the vault stays sealed: chains, projections and timers are
+still checked, each case's events folded as redacted ones are; the personal digests, the vault
+and the projection's personal figures are not, and the report says so (``checks``,
+``sealed_cases``). With a key configured, personal data that does not open is a finding.
+
 A timer armed while its calendar year was unknown has no due time in the fold of its events;
 publishing a policy version with that year dates its row (``workflow/policy_versions.py``). The
 audit holds the row to the due time the decider's policy (the store's current version, as
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jiekun.persistence.chain import GENESIS, digest, utc_text
+from jiekun.persistence.chain import GENESIS, digest_matches, utc_text
 from jiekun.persistence.ports import ReadPort
 from jiekun.persistence.queries import EventRecord
 from jiekun.policies.application import Application
@@ -44,17 +49,29 @@ class Problem:
 
 @dataclass
 class AuditReport:
+    """``sealed``: cases whose personal data was not opened because no key is configured:
+    their chains, projections and timers were checked, their personal digests and vault not
+    (``checks`` says which checks ran on every case)."""
+
     cases: int = 0
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
+    sealed: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def checks(self) -> dict[str, bool]:
+        """Which checks ran on every case (the vault's only where it could be opened)."""
+        return {"chains": True, "projections": True, "timers": True,
+                "personal_digests": self.sealed == 0, "vault": self.sealed == 0}
+
     def as_json(self) -> dict[str, Any]:
         first = self.problems[0] if self.problems else None
         return {"ok": self.ok, "cases": self.cases, "events": self.events,
+                "checks": self.checks, "sealed_cases": self.sealed,
                 "first_problem": None if first is None else {
                     "case": first.case_id, "seq": first.seq, "reason": first.reason},
                 "problems": len(self.problems),
@@ -62,7 +79,8 @@ class AuditReport:
                            for p in self.problems]}
 
 
-def _chain_problem(record: EventRecord, expected_seq: int, prev: str) -> str | None:
+def _chain_problem(record: EventRecord, expected_seq: int, prev: str,
+                   salt: bytes | None = None) -> str | None:
     row = record.stored
     if row.seq != expected_seq:
         return f"sequence {row.seq} where {expected_seq} was expected (missing or moved event)"
@@ -70,10 +88,11 @@ def _chain_problem(record: EventRecord, expected_seq: int, prev: str) -> str | N
         return "its previous hash does not match the event before it"
     if row.chain_hash() != record.hash:
         return "its content does not match its hash (the stored event was changed)"
-    if row.personal is not None and digest(row.personal) != row.personal_digest:
-        return "its personal data does not match the digest the chain holds"
     if row.personal is not None and row.personal_digest is None:
         return "personal data is stored for an event whose chain holds none"
+    if row.personal is not None and not digest_matches(row.personal, row.personal_digest, salt):
+        # a salted digest without its salt (the case's key gone) cannot be told: not a match
+        return "its personal data does not match the digest the chain holds"
     return None
 
 
@@ -95,12 +114,16 @@ def _vault_differs(folded: CaseState, vault: tuple[str, str] | None) -> bool:
 
 def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
                  stored: dict[str, Any] | None, timer: dict[str, Any] | None,
-                 vault: tuple[str, str] | None) -> Problem | None:
+                 vault: tuple[str, str] | None, salt: bytes | None = None,
+                 sealed: bool = False) -> Problem | None:
+    """``sealed``: the case's personal data was not opened (no key): its events fold as
+    redacted ones do, and what depends on personal data (the vault, the projection's
+    personal figures) is not compared."""
     prev, folded = GENESIS, CaseState(case_id)
     before = folded
     last_at = ""
     for number, record in enumerate(records, start=1):
-        reason = _chain_problem(record, number, prev)
+        reason = _chain_problem(record, number, prev, salt)
         if reason is None and record.stored.at < last_at:  # UTC text sorts as time does
             reason = (f"its time {record.stored.at} is before the event before it "
                       f"({last_at}): the case's events went back in time")
@@ -119,27 +142,32 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
         return Problem(case_id, last, f"the projection is at version {stored['version']}, the "
                                       f"chain ends at {folded.version} (an event was removed, "
                                       "or added past the head)")
-    differing = _differing_fields(stored, folded)
+    differing = _differing_fields(stored, folded, sealed)
     if differing:
         return Problem(case_id, last, "the projection differs from the fold of the events in "
                                       + ", ".join(differing))
     # A purged case whose personal data the policy kept: the vault holds its last application.
     kept = folded.state == "purged" and vault is not None
-    if _vault_differs(before if kept else folded, vault):
+    if not sealed and _vault_differs(before if kept else folded, vault):
         return Problem(case_id, last, "the stored application differs from the fold of the "
                                       "events")
     return _timer_problem(case_id, last, folded, timer, decider)
 
 
 _COLUMNS = ("state", "category", "reviewing_body", "grassroots_union")
+# the projection's personal figures (sealed in ``cases.personal``): folded from personal data
+_PERSONAL_FIGURES = frozenset({"medical_declared"})
 
 
-def _differing_fields(stored: dict[str, Any], folded: CaseState) -> list[str]:
-    """The fields in which the stored projection (its indexed columns, then its snapshot)
-    differs from the fold: what an auditor must look at."""
+def _differing_fields(stored: dict[str, Any], folded: CaseState,
+                      sealed: bool = False) -> list[str]:
+    """The fields in which the stored projection (its indexed columns, then its snapshot and
+    personal figures) differs from the fold: what an auditor must look at."""
     fields = [f"column {k}" for k in _COLUMNS if stored[k] != getattr(folded, k)]
-    snapshot, fold = vars(_strip(case_of(stored["snapshot"], None))), vars(_strip(folded))
-    fields += [name for name in fold if snapshot.get(name) != fold[name]]
+    snapshot = vars(_strip(case_of(stored["snapshot"], None, stored.get("personal"))))
+    fold = vars(_strip(folded))
+    fields += [name for name in fold if snapshot.get(name) != fold[name]
+               and not (sealed and name in _PERSONAL_FIGURES)]
     return fields
 
 
@@ -180,8 +208,17 @@ def verify(reads: ReadPort, decider: Decider,
                 continue
             report.cases += 1
             report.events += len(records)
+            why = chunk.sealed.get(case_id)
             problem = _verify_case(decider, case_id, records, chunk.projections.get(case_id),
-                                   chunk.timers.get(case_id), chunk.vaults.get(case_id))
+                                   chunk.timers.get(case_id), chunk.vaults.get(case_id),
+                                   chunk.salts.get(case_id), sealed=why is not None)
+            if why is not None and chunk.keys:
+                # a key is configured, and the data does not open: changed, moved or keyless
+                unopened = Problem(case_id, why[0], f"its personal data does not open: {why[1]}")
+                if problem is None or problem.seq > unopened.seq:
+                    problem = unopened
+            elif why is not None:
+                report.sealed += 1
             if problem is not None:
                 report.problems.append(problem)
     return report

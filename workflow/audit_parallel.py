@@ -54,4 +54,5 @@ def verify_store(url: str, policy: Policy, workers: int | None = None) -> AuditR
         merged.cases += report.cases
         merged.events += report.events
         merged.problems += report.problems
+        merged.sealed += report.sealed
     return merged

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from jiekun.persistence import database
+from jiekun.persistence.keys import FROM_ENVIRONMENT, FromEnvironment, KeyProvider
 from jiekun.persistence.ports import StorePort, WritePort
 from jiekun.persistence.store import Store
 from jiekun.policies.authorization import Actor
@@ -121,7 +122,8 @@ class Engine:
     @classmethod
     def open(cls, url: str | None = None, *, upgrade: bool = False,
              policy: Policy | None = None, decider: Decider | None = None,
-             pool_size: int = 8, timeout: float = 30.0) -> Engine:
+             pool_size: int = 8, timeout: float = 30.0,
+             keys: KeyProvider | FromEnvironment | None = FROM_ENVIRONMENT) -> Engine:
         """Open the store at ``url`` (any SQLAlchemy URL of SQLite or PostgreSQL; default
         ``sqlite:///jiekun.db``). ``upgrade=True`` creates or migrates its schema first (as
         ``jiekun db upgrade`` does); otherwise a missing or older schema raises SchemaBehind
@@ -137,7 +139,15 @@ class Engine:
         (opening an engine never takes a store back to an older version: ``jiekun policy
         publish`` does, on purpose); ``decider`` is then used for that version when it is the
         current one. A policy built in code is published as the TOML text of what it says
-        (``policies/policy_toml.py``)."""
+        (``policies/policy_toml.py``).
+
+        ``keys``: the key provider of the store's vault (issue 19; ``jiekun.persistence.keys``:
+        ``FileKeyProvider(path)``, or a host's own KMS/HSM provider with the same methods). By
+        default the environment's: ``JIEKUN_MASTER_KEY_FILE``, else ``<db>.master-key`` beside
+        a SQLite store; ``upgrade=True`` makes that file when it is missing (on PostgreSQL with
+        none named: E-KEY). With no key at all the engine still opens: chains, projections and
+        every read without personal data work, and personal reads and writes raise
+        KeyUnavailable (E-KEY)."""
         url = url or "sqlite:///jiekun.db"
         missing = None if upgrade else database.missing_sqlite_file(url)
         if missing is not None:
@@ -147,13 +157,16 @@ class Engine:
                                           f"upgrade --db {url}（或以 upgrade=True 打开）")
         engine = database.make_engine(url, pool_size=pool_size, timeout=timeout)
         try:
-            if upgrade:
-                database.upgrade(engine)
+            if upgrade and isinstance(keys, FromEnvironment):
+                keys = database.keys_for_upgrade(engine)
+                database.upgrade(engine, keys)
+            elif upgrade:
+                database.upgrade(engine, keys)
             database.require_current_schema(engine)
         except BaseException:
             engine.dispose()
             raise
-        store = Store(engine, pool_size=pool_size, timeout=timeout)
+        store = Store(engine, pool_size=pool_size, timeout=timeout, keys=keys)
         given = decider.policy if decider is not None else policy
         try:
             if given is not None and policy_versions.version_by_hash(

@@ -21,9 +21,11 @@ from typing import Any
 from jiekun.persistence import merkle
 from jiekun.persistence.chain import (
     GENESIS,
+    SALTED,
     StoredEvent,
     canonical,
     digest,
+    personal_digest,
     split_personal,
     utc_text,
 )
@@ -93,14 +95,21 @@ def _stored(lifecycle: Lifecycle, obj: dict[str, Any]) -> tuple[StoredEvent, str
     data = dict(obj.get("data") or {})
     redacted = data.pop("redacted", None) is True
     actor, public, personal = split_personal(lifecycle, obj["event"], obj["actor"], data)
+    recorded = obj.get("personal_digest")
     computed = None if personal is None else digest(personal)
-    personal_digest = obj.get("personal_digest") if redacted else computed
+    if personal is not None and isinstance(recorded, str) and recorded.startswith(SALTED):
+        # salted with the case's salt (issue 19), which an export carries (``personal_salt``,
+        # hex) while the case's key exists; without it the personal data cannot be checked
+        salt = obj.get("personal_salt")
+        computed = (personal_digest(personal, bytes.fromhex(salt)) if isinstance(salt, str)
+                    else None)
+    chained = recorded if redacted else computed
     policy_id = policy_hash = None
     if obj.get("policy") is not None:
         policy_id, _, policy_hash = str(obj["policy"]).partition("@")
     moment = datetime.fromisoformat(obj["at"])
     stored = StoredEvent(obj["case"], obj["seq"], utc_text(moment), obj["event"],
-                         canonical(actor), canonical(public), personal_digest, policy_id,
+                         canonical(actor), canonical(public), chained, policy_id,
                          policy_hash or None, obj["derived"], obj["prev_hash"])
     return stored, computed
 
@@ -149,7 +158,9 @@ class _Checker:
             return
         if computed != obj.get("personal_digest") and not (obj.get("data") or {}).get("redacted"):
             self.problem(number, "personal", "the personal data does not give its recorded "
-                         "digest", case, seq)
+                         "digest" + ("" if "personal_salt" in obj or computed is not None
+                                     else " (a salted digest, and the line carries no salt)"),
+                         case, seq)
         if stored.chain_hash() != obj["hash"]:
             self.problem(number, "hash", "the line's content does not give its hash: it was "
                          "changed after the store wrote it", case, seq)

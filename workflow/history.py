@@ -26,7 +26,8 @@ _KEYS = {"case", "at", "event", "actor", "data", "derived"}
 # replay reads what it needs (``derived``) and checks the others only for their form.
 _EXPORT_KEYS: dict[str, tuple[type, ...]] = {
     "seq": (int,), "policy": (str,), "hash": (str,), "prev_hash": (str,),
-    "personal_digest": (str, type(None)), "position": (int,), "proof": (list,)}
+    "personal_digest": (str, type(None)), "personal_salt": (str,), "position": (int,),
+    "proof": (list,)}
 # Lines that are not events: exactly one of these keys, an object as its value.
 _META_KEYS = frozenset({"policy_version", "checkpoint"})
 

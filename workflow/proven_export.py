@@ -54,6 +54,8 @@ def event_record_line(record: EventRecord, index: int, proof: list[bytes]) -> st
         line["policy"] = f"{stored.policy_id}@{stored.policy_hash or ''}"
     line["derived"] = stored.derived
     line["personal_digest"] = stored.personal_digest
+    if record.personal_salt is not None:  # a salted digest (sealed vault): what recomputes it
+        line["personal_salt"] = record.personal_salt.hex()
     line["prev_hash"] = stored.prev_hash
     line["hash"] = record.hash
     line["position"] = index

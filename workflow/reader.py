@@ -35,7 +35,8 @@ class CaseReader:
         """The case as stored, without a reader's check (for the engine's own tools)."""
         with self.store.reads() as reads:
             found = reads.load(case_id)
-        return None if found is None else case_of(found.row.snapshot, found.application)
+        return None if found is None else case_of(found.row.snapshot, found.application,
+                                                  found.row.personal)
 
     def readable(self, case_id: str, reader: Actor) -> CaseState:
         """The case now; CaseNotFound, or NotAuthorized outside the reader's remit."""

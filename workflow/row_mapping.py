@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -11,9 +12,9 @@ from pydantic import TypeAdapter
 from jiekun.persistence.chain import (
     StoredEvent,
     canonical,
-    digest,
     from_utc_text,
     join_personal,
+    personal_digest,
     split_personal,
     utc_text,
 )
@@ -25,15 +26,22 @@ from jiekun.states import Lifecycle
 from jiekun.workflow.records import CaseState, Derived, Event
 
 _CASE = TypeAdapter(CaseState)
+# kept in the vault (case_personal), not in the projection
 _PERSONAL_FIELDS = {"application", "applicant_id"}
+# the projection's personal figures: kept sealed apart from its snapshot (``cases.personal``)
+_SNAPSHOT_PERSONAL = {"medical_declared"}
 
 
-def stored_event(lifecycle: Lifecycle, event: Event, prev_hash: str) -> StoredEvent:
+def stored_event(lifecycle: Lifecycle, event: Event, prev_hash: str,
+                 salt: Callable[[], bytes | None] | None = None) -> StoredEvent:
+    """The event as its row holds it; ``salt`` gives the case's digest salt (asked only when
+    the event has a personal part; None: an unsalted digest)."""
     actor, data, personal = split_personal(lifecycle, event.trigger, event.actor, event.data)
     return StoredEvent(
         case_id=event.case_id, seq=event.seq, at=utc_text(event.at), trigger=event.trigger,
         actor=canonical(actor), data=canonical(data),
-        personal_digest=None if personal is None else digest(personal),
+        personal_digest=None if personal is None else personal_digest(
+            personal, None if salt is None else salt()),
         policy_id=event.policy_id, policy_hash=event.policy_hash,
         derived=event.derived.model_dump_json(), prev_hash=prev_hash, personal=personal,
     )
@@ -57,7 +65,14 @@ def event_of(row: StoredEvent) -> Event:
 
 
 def snapshot(case: CaseState) -> str:
-    return _CASE.dump_json(case, exclude=_PERSONAL_FIELDS).decode()
+    return _CASE.dump_json(case, exclude=_PERSONAL_FIELDS | _SNAPSHOT_PERSONAL).decode()
+
+
+def snapshot_personal(case: CaseState) -> str | None:
+    """The projection's personal figures as JSON (None: the case has none)."""
+    if not case.medical_declared:
+        return None
+    return _CASE.dump_json(case, include=_SNAPSHOT_PERSONAL).decode()
 
 
 @lru_cache(maxsize=4096)
@@ -66,8 +81,13 @@ def _application(text: str) -> Application:
     return Application.model_validate_json(text)
 
 
-def case_of(snapshot_text: str, application: str | None) -> CaseState:
+def case_of(snapshot_text: str, application: str | None,
+            personal: str | None = None) -> CaseState:
+    """The case a projection holds: its snapshot, its personal figures (``personal``, None:
+    none, or not opened) and its application (None: none, or not read)."""
     raw: dict[str, Any] = json.loads(snapshot_text)
+    if personal is not None:
+        raw.update(json.loads(personal))
     case = _CASE.validate_python(raw)
     if application is None:
         return case
@@ -79,7 +99,7 @@ def projection(case: CaseState, head_hash: str, updated_at: str) -> ProjectionRo
     assert case.state is not None
     return ProjectionRow(case.case_id, case.state, case.version, case.category,
                          case.reviewing_body, case.grassroots_union, snapshot(case), head_hash,
-                         updated_at)
+                         updated_at, snapshot_personal(case))
 
 
 def kept_columns(before: CaseState, after: CaseState) -> frozenset[str]:

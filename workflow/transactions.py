@@ -169,7 +169,8 @@ class CaseWriter:
                 raise StaleCase(command.case_id) from None  # refused on an old copy
             raise
         before = case or CaseState(command.case_id)
-        row = stored_event(decider.lifecycle, event, head)
+        row = stored_event(decider.lifecycle, event, head,
+                           lambda: uow.personal_salt(command.case_id))
         hash_ = row.chain_hash()
         application = after.application
         changed = application is not None and application is not before.application
@@ -206,8 +207,9 @@ class CaseWriter:
         if cached is not None and cached[0] == row.head_hash:
             return cached[1]
         if whole or loaded.application is None:
-            return case_of(row.snapshot, loaded.application)
-        return case_of(row.snapshot, None).evolve(applicant_id=loaded.applicant_id)
+            return case_of(row.snapshot, loaded.application, row.personal)
+        return case_of(row.snapshot, None, row.personal).evolve(
+            applicant_id=loaded.applicant_id)
 
     @staticmethod
     def _still_stored(uow: WritePort, case_id: str, head: str) -> bool:

@@ -42,6 +42,11 @@ def objects(lines: list[str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines]
 
 
+def event_indices(objs: list[dict[str, object]]) -> list[int]:
+    """Where the events are (after the checkpoint and the policy version lines)."""
+    return [i for i, o in enumerate(objs) if "event" in o]
+
+
 def dumps(objs: list[dict[str, object]]) -> list[str]:
     return [json.dumps(o, ensure_ascii=False) for o in objs]
 
@@ -77,7 +82,7 @@ def test_one_case_exported_proves_against_the_whole_log(grown: tuple[Engine, Che
     lines = list(proven_export(engine.store, NOW, "C-8", against=held))
     report = check(lines, against=held)
     assert report.proven and report.cases == {"C-8"} and report.events == 13
-    positions = [o["position"] for o in objects(lines)[1:]]
+    positions = [o["position"] for o in objects(lines) if "event" in o]
     assert positions == list(range(6, 19))  # its leaves after C-1's six
 
 
@@ -114,14 +119,15 @@ def test_swapped_positions_and_a_dropped_event_are_named(grown: tuple[Engine, Ch
                                                          ) -> None:
     engine, held = grown
     objs = objects(list(proven_export(engine.store, NOW, against=held)))
+    a, b, c = event_indices(objs)[1:4]  # C-1's second, third and fourth events
     swapped = [dict(o) for o in objs]
-    swapped[2]["position"], swapped[3]["position"] = objs[3]["position"], objs[2]["position"]
+    swapped[a]["position"], swapped[b]["position"] = objs[b]["position"], objs[a]["position"]
     report = check(dumps(swapped), against=held)
-    assert {(f.line, f.kind) for f in report.findings} == {(3, "proof"), (4, "proof")}
-    dropped = objs[:4] + objs[5:]  # C-1's fourth event is gone
+    assert {(f.line, f.kind) for f in report.findings} == {(a + 1, "proof"), (b + 1, "proof")}
+    dropped = objs[:c] + objs[c + 1:]  # C-1's fourth event is gone
     report = check(dumps(dropped), against=held)
     assert [(f.line, f.case, f.seq, f.kind) for f in report.findings] == [
-        (5, "C-1", 5, "chain")]
+        (c + 1, "C-1", 5, "chain")]
 
 
 def test_a_rebuilt_checkpoint_does_not_prove(grown: tuple[Engine, Checkpoint]) -> None:
@@ -158,7 +164,7 @@ def test_a_store_changed_under_the_checkpoint_cannot_prove_an_export(
 def test_a_malformed_file_is_findings_not_a_crash(grown: tuple[Engine, Checkpoint]) -> None:
     engine, _ = grown
     lines = list(proven_export(engine.store, NOW))
-    report = check([lines[0], "{not json", lines[1]])
+    report = check([lines[0], "{not json", *lines[1:]])
     assert [(f.line, f.kind) for f in report.findings] == [(2, "malformed")]
     plain = check(history_lines(*FIRST))
     assert not plain.ok and plain.findings[0].kind == "not proving"

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, MetaData, inspect, select
 from store_cases import at, drive
 
 from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.keys import NO_ENCRYPTION
 from jiekun.persistence.schema import metadata
 from jiekun.policies.authorization import Actor
 from jiekun.policies.policy_file import load_policy
@@ -213,8 +214,10 @@ def test_retention_destroys_every_personal_value(
     report = json.loads(replayed.output)
     assert report["violations"] == 0
     assert report["cases"][CASE]["state"] == "purged"
-    # every line but the export's checkpoint (its first) is an event
-    assert report["cases"][CASE]["events_applied"] == len(text.splitlines()) - 1 - len(
+    # every line but the export's checkpoint and its policy version line is an event
+    events = [line for line in text.splitlines() if "event" in json.loads(line)]
+    assert len(text.splitlines()) - len(events) == 2
+    assert report["cases"][CASE]["events_applied"] == len(events) - len(
         engine.history("KEEP-1", Actor("auditor")))
     assert report["cases"][CASE]["unverifiable"] > 0
     # which lines could not be re-checked, and what of them (issue 16)
@@ -230,11 +233,8 @@ def test_retention_destroys_every_personal_value(
     assert "unverifiable" not in report["cases"]["KEEP-1"]
 
 
-def test_personal_data_before_retention_is_where_the_search_looks(
-        store_url: str, open_engine: Callable[[str], Engine]) -> None:
-    """The search of the test above finds every value while the case is still exited (so an
-    empty result after the purge means destroyed, not missed)."""
-    engine = open_engine(store_url)
+def drive_to_phase_out(engine: Engine) -> None:
+    """The case up to its phase-out: every personal value of PERSONAL recorded."""
     gu = Actor("grassroots_union", org="gu-retention-01")
     firer = TimerFirer(engine)
     clock = SimulatedClock(at("2024-08-12T10:00:00+08:00"))
@@ -247,11 +247,34 @@ def test_personal_data_before_retention_is_where_the_search_looks(
     engine.fire(CASE, "start_phase_out", XINWU, at("2025-03-03T10:00:00+08:00"),
                 {"household": recheck_household(), "accident": None, "months": 3,
                  "contact_person": PERSONAL["contact person"]})
-    found = where_found(engine)
+
+
+def test_personal_data_before_retention_is_where_the_search_looks(
+        store_url: str, decider: Decider, tmp_path: Path) -> None:
+    """The search of the test above finds every value while the case is still exited, in a
+    store that does not encrypt (so an empty result means destroyed or sealed, not missed);
+    with encryption (issue 19) it finds none, before any purge."""
+    plain = Engine.open(store_url, decider=decider, keys=NO_ENCRYPTION)
+    try:
+        drive_to_phase_out(plain)
+        found = where_found(plain)
+    finally:
+        plain.close()
     assert set(found) == set(PERSONAL)
     # Kept in the vault only, never in the chain, the projection or the timers.
     assert {hit.split(".")[0] for hits in found.values() for hit in hits} <= {
         "personal_data", "case_personal"}
+
+    sealed_url = f"sqlite:///{tmp_path / 'sealed.db'}"
+    sealed = Engine.open(sealed_url, decider=decider, upgrade=True)
+    try:
+        drive_to_phase_out(sealed)
+        assert where_found(sealed) == {}
+        case = sealed.stored_case(CASE)
+        assert case is not None and case.application is not None
+        assert case.application.applicant.name == PERSONAL["applicant name"]
+    finally:
+        sealed.close()
 
 
 def test_keeping_personal_data_is_a_policy_setting(
@@ -269,8 +292,10 @@ def test_keeping_personal_data_is_a_policy_setting(
         fired = drive_to_purge(made)
         assert fired == EXPECTED_FIRINGS
         assert made.stored_case(CASE).state == "purged"  # type: ignore[union-attr]
-        found = where_found(made)
-        assert set(found) == set(PERSONAL)  # the vault keeps everything
+        assert where_found(made) == {}  # sealed: no value in plain text in any cell
+        kept = made.stored_case(CASE)  # the vault keeps everything, opened with the key
+        assert kept is not None and kept.application is not None
+        assert kept.application.applicant.id_number == ID_NUMBER
     finally:
         made.store.engine.dispose()
     engine = open_engine(store_url)

@@ -1,5 +1,6 @@
-"""Destroyed personal data leaves no copy in the SQLite files: not in freed pages of the
-database (secure_delete) and not in the write-ahead log (checkpointed after the purge)."""
+"""Personal data is never in the SQLite files in plain text (sealed, issue 19), and destroyed
+personal data leaves no copy of its ciphertext either: not in freed pages of the database
+(secure_delete) and not in the write-ahead log (checkpointed after the purge)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def test_no_copy_of_destroyed_data_in_the_sqlite_files(tmp_path: Path) -> None:
     engine = Engine.open(url)
     assert import_history(engine, HISTORY.read_text("utf-8").splitlines()).violations == 0
     files = [path, Path(f"{path}-wal")]
-    assert any(APPLICANT_ID in f.read_bytes() for f in files if f.exists())
+    assert not any(APPLICANT_ID in f.read_bytes() for f in files if f.exists())
+    sealed = [f.read_bytes().count(b"jk1:aes:") for f in files if f.exists()]
+    assert sum(sealed) > 0  # the vault's values are there, as ciphertext
     start = datetime.fromisoformat("2025-04-04T00:00:00+08:00")
     fired = TimerFirer(engine).catch_up(SimulatedClock(start),
                                         datetime.fromisoformat("2036-01-01T00:00:00+08:00"))
@@ -34,3 +37,7 @@ def test_no_copy_of_destroyed_data_in_the_sqlite_files(tmp_path: Path) -> None:
         if f.exists():
             content = f.read_bytes()
             assert APPLICANT_ID not in content and CONTACT not in content, f.name
+    # the purged case's ciphertext went with its rows (the other cases of the history keep
+    # theirs): fewer sealed values than before
+    after = [f.read_bytes().count(b"jk1:aes:") for f in files if f.exists()]
+    assert sum(after) < sum(sealed)

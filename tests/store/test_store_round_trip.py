@@ -122,8 +122,10 @@ def test_round_trip_through_the_command(backend: str, tmp_path: Path) -> None:
     run = _run("case", "export", "--db", backend, "-o", str(exported))
     assert run.returncode == 0, run.stderr
     applied = sum(c["events_applied"] for c in expected.values())
-    head, *events = exported.read_text("utf-8").splitlines()
+    head, *rest = exported.read_text("utf-8").splitlines()
     assert json.loads(head)["checkpoint"]["note"].splitlines()[1] == str(applied)
+    events = [line for line in rest if not line.startswith('{"policy_version"')]
+    assert len(rest) - len(events) == 1  # every event was decided under version 1
     assert len(events) == applied
 
     run = _run("replay", str(exported), "--format", "json")

@@ -30,6 +30,7 @@ from store_cases import (
     worker,
 )
 
+from jiekun.persistence.vault import Vault
 from jiekun.workflow.audit import AuditReport, verify
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.engine import Engine
@@ -57,6 +58,7 @@ def store(backend: str, open_engine: Callable[[str], Engine]) -> Engine:
 def shared(module_backend: str, decider: Decider) -> Iterator[Engine]:
     """One store per backend for the module; every tamper below is rolled back."""
     engine = _fill(Engine.open(module_backend, decider=decider))
+    VAULT[:] = [engine.store.vault]
     yield engine
     engine.store.engine.dispose()
 
@@ -146,10 +148,47 @@ def insert_copy(of: int) -> Callable[[Connection], None]:
     return tamper
 
 
-def add_personal(seq: int) -> Callable[[Connection], None]:
+# The vault is sealed (issue 19): a tamperer with the database alone changes ciphertext (it
+# then does not open); one who also holds the key reseals what they changed, which the chain's
+# digests and the fold still catch. ``VAULT`` is the shared store's vault (the key's holder).
+VAULT: list[Vault] = []
+
+
+def _base64_changed(before: str, index: int) -> str:
+    old = before[index]
+    new = "B" if old == "A" else "A"
+    return before[:index] + new + before[index + 1:]
+
+
+def flip_sealed(seq: int, offset: int = 30) -> Callable[[Connection], None]:
+    """One character of the ciphertext of event ``seq``'s personal payload changed."""
     def tamper(c: Connection) -> None:
+        before = _value(c, "personal_data", "payload", seq)
+        assert before.startswith("jk1:aes:"), before
+        _set(c, "personal_data", "payload", seq, _base64_changed(before, offset))
+    return tamper
+
+
+def reseal(seq: int, find: str, new: str, offset: int) -> Callable[[Connection], None]:
+    """Event ``seq``'s personal payload opened, one character changed, sealed again with the
+    case's own key (a tamperer who holds the key)."""
+    def tamper(c: Connection) -> None:
+        vault = VAULT[0]
+        column = "personal_data.payload"
+        plain = vault.open(CASE, str(seq), column, _value(c, "personal_data", "payload", seq))
+        assert find in plain, plain
+        changed = one_byte(plain, plain.index(find) + offset, new)
+        _set(c, "personal_data", "payload", seq, vault.seal(CASE, str(seq), column, changed))
+    return tamper
+
+
+def add_personal(seq: int, sealed: bool = True) -> Callable[[Connection], None]:
+    def tamper(c: Connection) -> None:
+        payload = json.dumps({"data": {"note": "x"}})
+        if sealed:
+            payload = VAULT[0].seal(CASE, str(seq), "personal_data.payload", payload)
         c.execute(text("INSERT INTO personal_data (case_id, seq, payload) VALUES (:c, :s, :p)"),
-                  {"c": CASE, "s": seq, "p": json.dumps({"data": {"note": "x"}})})
+                  {"c": CASE, "s": seq, "p": payload})
     return tamper
 
 
@@ -166,7 +205,7 @@ TAMPERS: dict[str, tuple[Callable[[Connection], None], int]] = {
     # what was derived at the archiving: "state":"archived" → "archiveD"
     "derived": (change_byte("derived", 6, '"state":"archived"', "D", offset=16), 6),
     # one hex digit of a hash or digest
-    "personal_digest": (change_byte("personal_digest", 1, "sha256:", None, offset=7), 1),
+    "personal_digest": (change_byte("personal_digest", 1, "sha256s:", None, offset=8), 1),
     "policy_id": (change_byte("policy_id", 4, "wx-2023-45", "4", offset=3), 4),
     "policy_hash": (change_byte("policy_hash", 9, "sha256:", None, offset=8), 9),
     "prev_hash": (change_byte("prev_hash", 7, "sha256:", None, offset=9), 7),
@@ -182,12 +221,13 @@ TAMPERS: dict[str, tuple[Callable[[Connection], None], int]] = {
     # a copy of the head (13) appended as 14
     "appended_row": (insert_copy(13), 14),
     # the vault: the household incomes of start_phase_out, "90000" → "90001"
-    "personal_payload": (change_byte("payload", 8, '"90000"', "1", offset=5,
-                                     table="personal_data"), 8),
+    "personal_payload": (reseal(8, '"90000"', "1", offset=5), 8),
     # the worker's id number behind refuse_exit's actor: its last digit
-    "personal_actor": (change_byte("payload", 10, '"actor_id_number":"', "0", offset=36,
-                                   table="personal_data"), 10),
+    "personal_actor": (reseal(10, '"actor_id_number":"', "0", offset=36), 10),
     "personal_added": (add_personal(9), 9),
+    # without the key: one character of a ciphertext, or a plain value put in the vault
+    "personal_ciphertext": (flip_sealed(8), 8),
+    "personal_plain_added": (add_personal(9, sealed=False), 9),
 }
 
 
@@ -207,11 +247,21 @@ def test_a_tampered_event_is_named(shared: Engine, kind: str) -> None:
 
 
 def _vault(c: Connection, column: str, find: str, new: str, offset: int) -> None:
+    """A character of the vault's ``column`` changed: of its ciphertext (``new`` empty), or
+    of its opened text, then sealed again with the case's key."""
     before = str(c.execute(text(f"SELECT {column} FROM case_personal WHERE case_id = :c"),
                            {"c": CASE}).scalar_one())
-    assert find in before, before
+    if not new:
+        assert before.startswith(find), before
+        changed = _base64_changed(before, offset)
+    else:
+        vault, where = VAULT[0], f"case_personal.{column}"
+        plain = vault.open(CASE, "application", where, before)
+        assert find in plain, plain
+        changed = vault.seal(CASE, "application", where,
+                             one_byte(plain, plain.index(find) + offset, new))
     c.execute(text(f"UPDATE case_personal SET {column} = :v WHERE case_id = :c"),
-              {"v": one_byte(before, before.index(find) + offset, new), "c": CASE})
+              {"v": changed, "c": CASE})
 
 
 PAST_THE_CHAIN: dict[str, Callable[[Connection], None]] = {
@@ -235,6 +285,8 @@ PAST_THE_CHAIN: dict[str, Callable[[Connection], None]] = {
     "vault_application": lambda c: _vault(c, "application", '"90000"', "1", 1),
     # the applicant id the reads and R-ONE-OPEN-CASE go by: its last digit
     "vault_applicant": lambda c: _vault(c, "applicant_id", "3202111979031551", "0", 17),
+    # without the key: one character of the sealed application
+    "vault_ciphertext": lambda c: _vault(c, "application", "jk1:aes:", "", 40),
     # the application gone from an exited (not purged) case
     "vault_deleted": lambda c: c.execute(text(
         "DELETE FROM case_personal WHERE case_id = :c"), {"c": CASE}),

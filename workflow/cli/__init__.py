@@ -17,6 +17,7 @@ from jiekun.workflow.cli.case import case
 from jiekun.workflow.cli.demo import demo
 from jiekun.workflow.cli.diagram import diagram
 from jiekun.workflow.cli.handbook import handbook
+from jiekun.workflow.cli.keys import keys
 from jiekun.workflow.cli.policy import policy
 from jiekun.workflow.cli.replay import replay
 from jiekun.workflow.cli.report import report
@@ -48,3 +49,4 @@ main.add_command(report)
 main.add_command(demo)
 main.add_command(scheduler)
 main.add_command(policy)
+main.add_command(keys)

@@ -101,6 +101,12 @@ def _verified_text(r: dict[str, Any]) -> str:
              + ("all chains and folds agree" if r["ok"] else
                 f"BROKEN — {r['problems']} case(s):")]
     lines += [f"  case {p['case']}, event {p['seq']}: {p['reason']}" for p in r["broken"]]
+    checks = r.get("checks") or {}
+    skipped = [name for name, ran in checks.items() if not ran]
+    if checks:
+        lines.append("checks run: " + ", ".join(n for n, ran in checks.items() if ran)
+                     + (f"; not run: {', '.join(skipped)} — {r.get('sealed_cases', 0)} case(s) "
+                        "sealed, no key configured (JIEKUN_MASTER_KEY_FILE)" if skipped else ""))
     held = r.get("against")
     if held is not None:
         mark = held["checkpoint"]

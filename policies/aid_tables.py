@@ -8,12 +8,15 @@ and no amounts: jiekun never invents official amounts; an operator adds them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from jiekun.policies.field_texts import BilingualValueError
+from jiekun.policies.memo import caching
 
 AidItem = Literal["living", "education", "medical", "training", "job_referral", "legal_aid"]
 AID_ITEMS: tuple[str, ...] = ("living", "education", "medical", "training", "job_referral",
@@ -81,12 +84,44 @@ class TierTable(_Strict):
         return next((i for i, t in enumerate(self.tiers) if t.id == tier_id), None)
 
 
+# How many (item, category, body, cause) answers one policy remembers: the keys come from a
+# closed set in practice (items × categories × reviewing bodies × accident kinds).
+TABLE_MEMO_SIZE = 1024
+
+
 class AidPolicy(_Strict):
     tables: list[TierTable] = []
+
+    @cached_property
+    def table_memo(self) -> dict[tuple[str, str, str | None, str | None], TierTable | None]:
+        """The answers of ``table`` so far, by its arguments: each grant asks up to three
+        times (R-AID-TIER, R-NO-ARBITRARY-CUT, the recorded rank). The model is frozen, so an
+        answer never changes; a new policy version is a new object with its own memo."""
+        return {}
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Self:
+        """A copy; one with ``update`` may hold other tables, so it starts a memo of its own."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__dict__.pop("table_memo", None)
+        return copy
 
     def table(self, item: str, category: str, body: str | None,
               cause: str | None = None) -> TierTable | None:
         """The table for a grant: a cause-specific one first, then the general one."""
+        key = (item, category, body, cause)
+        memo = self.table_memo
+        if key in memo and caching():
+            return memo[key]
+        found = self._search(item, category, body, cause)
+        if len(memo) >= TABLE_MEMO_SIZE:
+            memo.clear()
+        memo[key] = found
+        return found
+
+    def _search(self, item: str, category: str, body: str | None,
+                cause: str | None) -> TierTable | None:
         candidates = [t for t in self.tables if t.item == item and t.category == category
                       and (item != "medical" or t.body == body)]
         specific = [t for t in candidates if cause is not None and t.cause == cause]

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import chinese_calendar
 
 from jiekun.policies.errors import PolicyNotInForce
+from jiekun.policies.memo import BoundedCache
 from jiekun.policies.policy_file import CalendarYear, Policy
 
 
@@ -62,6 +63,10 @@ class WorkingCalendar:
         self._extra = {entry.year: entry for entry in extra_years}
         self._years: dict[int, frozenset[date] | None] = {}
         self._hint = hint
+        # (start, count) → the count-th working day after start: a publicity's end, asked
+        # again by each guard and firing that reads the timer; per calendar, so a policy with
+        # other holidays (another calendar) never shares an answer. Bounded.
+        self._after: BoundedCache[date] = BoundedCache(4096)
 
     @classmethod
     def for_policy(cls, policy: Policy) -> WorkingCalendar:
@@ -92,13 +97,18 @@ class WorkingCalendar:
         return day in self._workdays(day.year)
 
     def nth_workday_after(self, start: date, count: int) -> date:
-        """The ``count``-th working day after ``start`` (``start`` itself does not count)."""
+        """The ``count``-th working day after ``start`` (``start`` itself does not count);
+        PolicyNotInForce (not remembered) when a year on the way is unknown."""
+        key = (start, count)
+        found = self._after.get(key)
+        if found is not None:
+            return found
         day, seen = start, 0
         while seen < count:
             day += timedelta(days=1)
             if self.is_workday(day):
                 seen += 1
-        return day
+        return self._after.put(key, day)
 
     def workdays_between(self, first: date, last: date) -> int:
         """Working days in ``first`` … ``last``, both included."""

@@ -8,6 +8,7 @@ months later, clamped to the end of a shorter month (08-31 + 6 months = 02-28 or
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,9 @@ def local_date(moment: datetime) -> date:
     return require_aware(moment).astimezone(SHANGHAI).date()
 
 
+@functools.lru_cache(maxsize=4096)
 def start_of_day(day: date) -> datetime:
+    """00:00 of ``day`` in Asia/Shanghai (a pure function of the day: remembered, bounded)."""
     return datetime.combine(day, time(0), tzinfo=SHANGHAI)
 
 

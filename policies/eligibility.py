@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from jiekun.policies.application import CATEGORIES, Application
+from jiekun.policies.memo import BoundedCache
 from jiekun.policies.money import display, yuan
-from jiekun.policies.policy_file import Policy
+from jiekun.policies.policy_file import LivingStandard, Policy
 from jiekun.policies.results import RuleResult
 from jiekun.policies.routing import BODY_NAMES, reviewing_body
 from jiekun.policies.rules import rule
@@ -106,7 +107,7 @@ def _accident_event(application: Application, on: date) -> RuleResult:
                       f"the accident of {accident.occurred_on} is after {on}: failed", figures)
 
 
-def _figures(application: Application, policy: Policy, on: date) -> Figures:
+def _figures(application: Application, standard: Decimal) -> Figures:
     household = application.household
     accident = application.accident
     cost = None
@@ -117,13 +118,30 @@ def _figures(application: Application, policy: Policy, on: date) -> Figures:
         income=sum((m.annual_income for m in household.members), Decimal(0)),
         rigid=sum((e.annual_amount for e in household.rigid_expenses), Decimal(0)),
         accident_cost=cost,
-        standard=policy.living_standard_on(on).amount,
+        standard=standard,
     )
 
 
-def category_rules(application: Application, policy: Policy, on: date) -> tuple[
-        Figures, dict[str, tuple[RuleResult, ...]]]:
-    f = _figures(application, policy, on)
+# The figures and the §1.2 comparisons of one household under one standard, which do not
+# depend on the day assessed (only R-ACC-EVENT does): (figures, deep, relative, R-ACC-INCOME,
+# R-ACC-NET).
+_Household = tuple[Figures, tuple[RuleResult, ...], tuple[RuleResult, ...], RuleResult,
+                   RuleResult]
+
+# Keyed by the application (by identity: it is frozen, an amendment is a new object, and the
+# entry holds it so its id is not reused), the policy's content hash (its multipliers) and the
+# standard in force; bounded so a long replay does not grow it (an entry holds ~12 KB: the
+# application and seven explained comparisons).
+HOUSEHOLD_CACHE: BoundedCache[tuple[Application, _Household]] = BoundedCache(2048)
+
+
+def _household_rules(application: Application, policy: Policy,
+                     standard: LivingStandard) -> _Household:
+    key = (id(application), policy.content_hash, standard.effective_from, standard.amount)
+    cached = HOUSEHOLD_CACHE.get(key)
+    if cached is not None and cached[0] is application:
+        return cached[1]
+    f = _figures(application, standard.amount)
     k = policy.multipliers
     net = f.income - f.rigid
     per_income, per_net = f.monthly(f.income), f.monthly(net)
@@ -146,12 +164,20 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
     if f.accident_cost is None:
         acc_net = RuleResult(acc_net.id, False, acc_net.citation, "未申报意外事件：不符合",
                              "no accident declared: failed", {})
-    accident = (
-        _accident_event(application, on),
-        _compare("R-ACC-INCOME", income_zh, income_en, per_income, f.income, "≤",
-                 k.accident_income, f),
-        acc_net,
-    )
+    acc_income = _compare("R-ACC-INCOME", income_zh, income_en, per_income, f.income, "≤",
+                          k.accident_income, f)
+    found = (f, deep, relative, acc_income, acc_net)
+    HOUSEHOLD_CACHE.put(key, (application, found))
+    return found
+
+
+def category_rules(application: Application, policy: Policy, on: date) -> tuple[
+        Figures, dict[str, tuple[RuleResult, ...]]]:
+    """The figures and each category's §1.2 rules on ``on`` (PolicyNotInForce when L is not
+    known for that date)."""
+    f, deep, relative, acc_income, acc_net = _household_rules(
+        application, policy, policy.living_standard_on(on))
+    accident = (_accident_event(application, on), acc_income, acc_net)
     return f, {"deep": deep, "relative": relative, "accident": accident}
 
 

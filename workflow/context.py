@@ -35,6 +35,10 @@ class Decision:
     # be dated later, workflow/timing.py)
     due: datetime | None = None
     _assessment: Assessment | None = field(default=None, init=False)
+    _application: Application | None = field(default=None, init=False)
+    # what the guards, branches and effects of this one decision derive more than once (the
+    # aid table of a grant: R-AID-TIER, R-NO-ARBITRARY-CUT and the recorded rank), by name
+    memo: dict[str, Any] = field(default_factory=dict, init=False)
 
     @property
     def at(self) -> datetime:
@@ -55,10 +59,12 @@ class Decision:
         household = self.payload.get("household")
         if current is None or not isinstance(household, Household):
             return current
-        changes: dict[str, Any] = {"household": household}
-        if "accident" in self.payload:
-            changes["accident"] = self.payload["accident"]
-        return current.model_copy(update=changes)
+        if self._application is None:  # one copy per decision: its assessment is remembered
+            changes: dict[str, Any] = {"household": household}
+            if "accident" in self.payload:
+                changes["accident"] = self.payload["accident"]
+            self._application = current.model_copy(update=changes)
+        return self._application
 
     def assessment(self) -> Assessment:
         """The assessment on the event's date; PolicyNotInForce when L is unknown then."""

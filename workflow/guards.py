@@ -136,11 +136,17 @@ def exit_refusal(d: Decision) -> RuleResult:
 
 
 def aid_table(d: Decision) -> TierTable | None:
+    """The tier table of the grant being decided (found once per decision)."""
+    if "aid_table" in d.memo:
+        found: TierTable | None = d.memo["aid_table"]
+        return found
     application = d.case.application
     cause = (application.accident.kind if application is not None and application.accident
              is not None and d.case.category == "accident" else None)
-    return find_table(d.policy, str(d.payload["item"]), d.case.category, d.case.reviewing_body,
-                      cause)
+    found = find_table(d.policy, str(d.payload["item"]), d.case.category,
+                       d.case.reviewing_body, cause)
+    d.memo["aid_table"] = found
+    return found
 
 
 def aid_rank(d: Decision) -> int | None:

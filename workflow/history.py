@@ -131,22 +131,31 @@ def is_meta(text: str) -> bool:
             and isinstance(next(iter(obj.values())), dict))
 
 
+def parse_numbered(text: str, number: int) -> HistoryLine | None:
+    """Line ``number`` of a history file: its event, or None for a blank or meta line;
+    InvalidInput naming the line when it is malformed (what ``parse_history`` does for each
+    line, for a reader that streams a file or hands its lines to other processes)."""
+    if not text.strip():
+        return None
+    try:
+        if is_meta(text):
+            return None
+        return parse_line(text, number)
+    except InvalidInput as error:
+        raise InvalidInput("history file", [
+            FieldProblem(f"line {number}", str(p), p.text_zh, p.code)
+            for p in error.problems]) from None
+    except ValueError as error:
+        raise InvalidInput("history file", [
+            FieldProblem(f"line {number}", str(error), zh_of(error))]) from None
+
+
 def parse_history(lines: Iterable[str]) -> Iterator[HistoryLine]:
     """Parse lazily; InvalidInput naming the first malformed line. Meta lines are skipped."""
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            if is_meta(text):
-                continue
-            yield parse_line(text, number)
-        except InvalidInput as error:
-            raise InvalidInput("history file", [
-                FieldProblem(f"line {number}", str(p), p.text_zh, p.code)
-                for p in error.problems]) from None
-        except ValueError as error:
-            raise InvalidInput("history file", [
-                FieldProblem(f"line {number}", str(error), zh_of(error))]) from None
+        line = parse_numbered(text, number)
+        if line is not None:
+            yield line
 
 
 def event_line(case_id: str, at: datetime, trigger: str, actor: Mapping[str, str],

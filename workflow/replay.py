@@ -7,7 +7,7 @@ violation; the other cases go on. Events are judged in file order, R-ONE-OPEN-CA
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from jiekun.policies.errors import UNAVAILABLE, FieldProblem, InvalidInput, JiekunError
 from jiekun.policies.field_texts import pydantic_zh
+from jiekun.policies.policy_file import Policy
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.history import HistoryLine, parse_history
 from jiekun.workflow.history_versions import named_hash, versions_in
@@ -36,12 +37,17 @@ class Violation:
 
 @dataclass
 class CaseReplay:
+    """One case as replayed: its state after the events applied, the first violation.
+    ``events`` holds the events applied unless the replay was asked to count them only
+    (``applied``), as the command line does to keep a large history's memory bounded."""
+
     case: CaseState
     events: list[Event] = field(default_factory=list)
     violation: Violation | None = None
     # lines of a case whose personal data was destroyed: (line, trigger, what it could not
     # re-check: "actor", "payload" or a guard's rule id)
     unverifiable_lines: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    applied: int = 0
 
     @property
     def unverifiable(self) -> int:
@@ -52,7 +58,7 @@ class CaseReplay:
             "state": self.case.state,
             "category": self.case.category,
             "reviewing_body": self.case.reviewing_body,
-            "events_applied": len(self.events),
+            "events_applied": self.applied,
             "violation": None if self.violation is None else self.violation.as_json(),
         }
         if self.unverifiable:
@@ -100,7 +106,7 @@ class ReplayReport:
 Fire = Callable[[CaseState, Command, HistoryLine], tuple[Event, CaseState, list[str]]]
 
 
-def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
+def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine, keep_events: bool = True) -> None:
     case = replay.case
     command = Command(line.case_id, line.trigger, line.actor, line.at, line.data or {})
     try:
@@ -111,7 +117,9 @@ def _judge(fire: Fire, replay: CaseReplay, line: HistoryLine) -> None:
         replay.violation = Violation(line.line, line.trigger, refusal.rule, refusal.message,
                                      refusal.message_zh)
         return
-    replay.events.append(event)
+    if keep_events:
+        replay.events.append(event)
+    replay.applied += 1
     replay.case = after
     if unverifiable:
         replay.unverifiable_lines.append((line.line, line.trigger, unverifiable))
@@ -130,6 +138,97 @@ def judge_history(lines: Iterable[HistoryLine], fire: Fire,
     return ReplayReport(cases)
 
 
+def application_free_states(decider: Decider) -> frozenset[str]:
+    """The states from which no trigger of any state reachable from them reads the case's
+    application (rejected, withdrawn, cancelled, purged): a case there may drop it."""
+    lifecycle = decider.lifecycle
+    onward: dict[str, set[str]] = {s.name: set() for s in lifecycle.states}
+    for trigger in lifecycle.triggers:
+        for route in trigger.routes:
+            if route.source is not None:
+                onward[route.source].add(route.dest or route.source)
+    free = set()
+    for state in onward:
+        seen, todo = {state}, [state]
+        while todo:
+            for dest in onward[todo.pop()] - seen:
+                seen.add(dest)
+                todo.append(dest)
+        if not any(decider.reads_application(t) for s in seen
+                   for t in lifecycle.triggers_from(s)):
+            free.add(state)
+    return frozenset(free)
+
+
+class Replayer:
+    """Judges a history's event lines one at a time, in file order (``judge``), and keeps
+    the report. ``policies``: the versions the file carries, by hash (an event naming one is
+    decided under it, any other under ``decider``).
+
+    ``compact``: a case that can no longer use its application (it stopped at a violation,
+    or every trigger left to it reads no application, as in ``rejected``) drops it, and one
+    that stopped at a violation keeps only what the report shows; with ``keep_events``
+    False the events are counted, not kept. Together they bound the memory of a long
+    replay by the cases still open (``jiekun replay``)."""
+
+    def __init__(self, decider: Decider, policies: Mapping[str, Policy] | None = None, *,
+                 keep_events: bool = True, compact: bool = False) -> None:
+        self.decider = decider
+        self.deciders = {hash_: Decider(policy, decider.machine)
+                         for hash_, policy in (policies or {}).items()}
+        lifecycle = decider.lifecycle
+        self.index = OpenCaseIndex(frozenset(s.name for s in lifecycle.states if s.closed))
+        self.cases: dict[str, CaseReplay] = {}
+        self.keep_events = keep_events
+        self.compact = compact
+        self._application_free = application_free_states(decider)
+
+    def judge(self, line: HistoryLine) -> None:
+        """Judge one event line (after every earlier line of the file)."""
+        replay_ = self.cases.get(line.case_id)
+        if replay_ is None:
+            replay_ = self.cases[line.case_id] = CaseReplay(CaseState(line.case_id))
+        if replay_.violation is not None:
+            return
+        _judge(self._fire, replay_, line, self.keep_events)
+        if self.compact:
+            self._compact(replay_)
+
+    def _compact(self, replay_: CaseReplay) -> None:
+        case = replay_.case
+        if replay_.violation is not None:  # never judged again: what the report shows
+            if case.version:
+                replay_.case = CaseState(case.case_id, case.state, category=case.category,
+                                         reviewing_body=case.reviewing_body)
+        elif case.application is not None and case.state in self._application_free:
+            replay_.case = case.evolve(application=None)
+
+    def report(self) -> ReplayReport:
+        """The report of the lines judged so far."""
+        return ReplayReport(self.cases)
+
+    def _fire(self, case: CaseState, command: Command, line: HistoryLine
+              ) -> tuple[Event, CaseState, list[str]]:
+        chosen = self.deciders.get(named_hash(line.policy) or "", self.decider)
+        current = case if case.state else None
+        unverifiable: list[str] = []
+        if line.derived is not None and (line.redacted or (
+                current is not None and current.application is None)):
+            try:
+                derived = Derived.model_validate(line.derived)
+            except ValidationError as error:
+                raise InvalidInput("history file", [FieldProblem(
+                    f"line {line.line}", f"derived: {error.errors()[0]['msg']}",
+                    f"derived：{pydantic_zh(error.errors()[0])}")]) from None
+            event, unverifiable = chosen.decide_recorded(current, command, derived,
+                                                         line.redacted)
+            after = chosen.apply(current, event)
+        else:
+            event, after = chosen.decide_and_fold(current, command, self.index)
+        self.index.update(after)
+        return event, after, unverifiable
+
+
 def replay(lines: Iterable[str], decider: Decider | None = None, *,
            file_versions: bool = True) -> ReplayReport:
     """Replay a history; InvalidInput (nothing judged) when a line is malformed or a policy
@@ -142,33 +241,7 @@ def replay(lines: Iterable[str], decider: Decider | None = None, *,
     decider = decider or Decider()
     lines = list(lines)
     parsed = list(parse_history(lines))
-    policies = versions_in(lines) if file_versions else {}
-    deciders = {hash_: Decider(policy, decider.machine) for hash_, policy in policies.items()}
-    index = OpenCaseIndex(frozenset(s.name for s in decider.lifecycle.states if s.closed))
-
-    def fire(case: CaseState, command: Command, line: HistoryLine
-             ) -> tuple[Event, CaseState, list[str]]:
-        chosen = deciders.get(named_hash(line.policy) or "", decider)
-        return _decide(chosen, case, command, line)
-
-    def _decide(decider: Decider, case: CaseState, command: Command, line: HistoryLine
-                ) -> tuple[Event, CaseState, list[str]]:
-        current = case if case.state else None
-        unverifiable: list[str] = []
-        if line.derived is not None and (line.redacted or (
-                current is not None and current.application is None)):
-            try:
-                derived = Derived.model_validate(line.derived)
-            except ValidationError as error:
-                raise InvalidInput("history file", [FieldProblem(
-                    f"line {line.line}", f"derived: {error.errors()[0]['msg']}",
-                    f"derived：{pydantic_zh(error.errors()[0])}")]) from None
-            event, unverifiable = decider.decide_recorded(current, command, derived,
-                                                          line.redacted)
-            after = decider.apply(current, event)
-        else:
-            event, after = decider.decide_and_fold(current, command, index)
-        index.update(after)
-        return event, after, unverifiable
-
-    return judge_history(parsed, fire, CaseState)
+    replayer = Replayer(decider, versions_in(lines) if file_versions else {})
+    for line in parsed:
+        replayer.judge(line)
+    return replayer.report()

@@ -33,6 +33,7 @@ from jiekun.policies.errors import (
     InvalidPayload,
     InvalidPolicyFile,
     JiekunError,
+    KeyUnavailable,
     NotAuthorized,
     ObjectionProblem,
     PolicyNotInForce,
@@ -90,6 +91,8 @@ EXAMPLES: dict[type[JiekunError], Callable[[], JiekunError]] = {
     StoreBusy: lambda: StoreBusy(8, 30.0),
     StoreClosed: lambda: StoreClosed("this engine was closed; open a new one"),
     StoreUnavailable: lambda: StoreUnavailable("sqlite:///x.db", "unable to open database"),
+    KeyUnavailable: lambda: KeyUnavailable("no master key is configured",
+                                           detail_zh="未配置主密钥"),
     HistoryTampered: lambda: HistoryTampered("C-1", 4, "event 4 does not follow version 2"),
 }
 
@@ -102,7 +105,7 @@ CODES = {
     ObjectionProblem: "E-OBJECTION", HistoryOutOfOrder: "E-ORDER",
     ConcurrencyConflict: "E-CONFLICT", CaseNotFound: "E-NOT-FOUND", VersionConflict: "E-CONFLICT",
     TimerGone: "E-TIMER-GONE", IdempotencyMismatch: "E-IDEMPOTENCY", SchemaBehind: "E-SCHEMA",
-    StoreBusy: "E-BUSY", StoreClosed: "E-BUSY", StoreUnavailable: "E-BUSY",
+    StoreBusy: "E-BUSY", StoreClosed: "E-BUSY", StoreUnavailable: "E-BUSY", KeyUnavailable: "E-KEY",
     HistoryTampered: "E-TAMPERED",
 }
 

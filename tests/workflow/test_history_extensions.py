@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from jiekun.policies.errors import InvalidInput
+from jiekun.policies.policy_file import shipped_policy_text
+from jiekun.policies.policy_hash import policy_text_hash
 from jiekun.workflow.decider import Decider
 from jiekun.workflow.replay import replay
 
@@ -20,11 +22,15 @@ HISTORY = Path(__file__).resolve().parents[1] / "cases" / "histories" / \
 
 
 def _extended(lines: list[str]) -> list[str]:
-    out = [json.dumps({"policy_version": {"id": "wx-2023-45", "version": 1, "hash": "h",
-                                          "toml": "id = 'wx-2023-45'"}})]
+    # a version line must be a real policy whose text gives its hash (issue 15): the shipped one
+    shipped = shipped_policy_text()
+    named = policy_text_hash(shipped)
+    out = [json.dumps({"policy_version": {"id": "wx-2023-45", "version": 1,
+                                          "hash": named, "toml": shipped}})]
     for number, text in enumerate(lines):
         obj = json.loads(text)
-        obj.update(seq=number + 1, policy="wx-2023-45@abc", hash=f"{number:064x}",
+        obj.update(seq=number + 1, policy=f"wx-2023-45@{named}",
+                   hash=f"{number:064x}",
                    prev_hash=f"{max(number - 1, 0):064x}", personal_digest=None,
                    position=number, proof=["00" * 32])
         out.append(json.dumps(obj, ensure_ascii=False))

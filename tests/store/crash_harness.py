@@ -45,7 +45,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists
 from sqlalchemy import select as sql_select
 
-from jiekun.persistence.queries import event_query, record_of
 from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
 from jiekun.policies.authorization import SYSTEM
 from jiekun.workflow.audit import verify
@@ -379,12 +378,9 @@ class Checker:
         keys = {(c, s): k for k, holders in by_key.items() for c, s, _ in holders}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            records: dict[str, list[Any]] = {}
-            query = event_query().where(events.c.case_id.in_(chunk)).order_by(
-                events.c.case_id, events.c.seq)
-            for row in connection.execute(query):
-                record = record_of(tuple(row))
-                records.setdefault(record.stored.case_id, []).append(record)
+            # through the read port: it opens the sealed personal payloads (issue 19)
+            reads = self.store.reads_on(connection)
+            records: dict[str, list[Any]] = {c: reads.case_events(c) for c in chunk}
             projections = {r.case_id: r for r in connection.execute(
                 sql_select(cases).where(cases.c.case_id.in_(chunk)))}
             timer_rows = {r.case_id: r for r in connection.execute(

@@ -238,6 +238,30 @@ class FileKeyProvider:
     def data_key(self, scope: str, case_id: str, *, create: bool) -> DataKey | None:
         return self._get(scope, "case", case_id, create, self.algorithm)
 
+    def prepare(self, scope: str, case_ids: list[str]) -> int:
+        """Create the data keys of ``case_ids`` that do not exist yet, in one key-store
+        transaction (one durable commit for many cases: sealing a whole store, e.g. on
+        upgrade, would otherwise commit once per case); returns how many were made."""
+        master = self.current_master
+        with self._lock:
+            db = self._db()
+            rows = []
+            for case_id in case_ids:
+                fresh = DataKey(self.algorithm, os.urandom(KEY_BYTES[self.algorithm]))
+                rows.append((scope, "case", case_id, master, self.algorithm,
+                             self._wrap(master, scope, "case", case_id, fresh), _now()))
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               rows)
+                made = db.total_changes - before
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return made
+
     def index_key(self, scope: str) -> bytes:
         key = self._get(scope, _INDEX, "", True, AES)
         assert key is not None

@@ -160,6 +160,9 @@ def one_run(table: list[list[Row]]) -> int:
     failed = False
     pg_version: str | None = None
     work = Path(tempfile.mkdtemp(prefix="jiekun-bench-"))
+    # every store of the run seals its vault (issue 19) under one master key, made here unless
+    # the environment names one: a PostgreSQL store refuses to start without it
+    os.environ.setdefault("JIEKUN_MASTER_KEY_FILE", str(work / "bench.master-key"))
 
     def sqlite(name: str) -> str:
         url = f"sqlite:///{work / name}.db"

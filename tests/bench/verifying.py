@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from jiekun.persistence.chain import GENESIS, StoredEvent, digest
-from jiekun.persistence.database import make_engine
+from jiekun.persistence.database import make_engine, upgrade
 from jiekun.persistence.queries import event_query
 from jiekun.persistence.schema import case_personal, cases, events, personal_data, timers
 from jiekun.persistence.store import Store
@@ -132,6 +132,12 @@ def build_store(url: str, templates: list[Template], target_events: int,
                         connection.execute(insert(table), values)
             if log is not None:
                 log(f"audit store: {made:,} events written")
+        # the rows were written in plain text, as a store before encryption held them: seal
+        # them as `jiekun db upgrade` does, so verify opens every vault value (issue 19)
+        started = time.perf_counter()
+        upgrade(engine)
+        if log is not None:
+            log(f"audit store: vault sealed in {time.perf_counter() - started:.0f} s")
     finally:
         engine.dispose()
     return made

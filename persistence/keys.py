@@ -168,6 +168,7 @@ class FileKeyProvider:
         self.algorithm = check_algorithm(algorithm or os.environ.get(CIPHER_ENV) or AES)
         self._masters = dict(read_master_keys(self.path))  # checked now: refused early
         self._lock = threading.Lock()
+        self._resolved: str | None = None
         self._db()  # (and takes the shared connection's lock)
 
     def describe(self) -> str:
@@ -181,7 +182,9 @@ class FileKeyProvider:
     def _db(self) -> sqlite3.Connection:
         """The process's one connection to this key store (shared by every provider of it:
         a store opened per request must not open a file each time), made on first use."""
-        key = (str(self.keystore.resolve()), os.getpid())  # a forked child opens its own
+        if self._resolved is None:  # resolving a path is a system call: once per provider
+            self._resolved = str(self.keystore.resolve())
+        key = (self._resolved, os.getpid())  # a forked child opens its own
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:

@@ -51,7 +51,7 @@ demo: setup
 	$(BIN)/jiekun demo
 
 # Performance figures, each next to a baseline measured in the same run: one markdown table on
-# stdout, progress on stderr (tests/bench/run.py; ~5 minutes on 2 cores). Not part of `make test`.
+# stdout, progress on stderr (tests/bench/run.py; ~9 minutes on 2 cores). Not part of `make test`.
 bench: setup
 	@$(BIN)/python -m tests.bench.run
 

@@ -82,15 +82,25 @@ def _shipped_sentences() -> tuple[str, ...]:
     return tuple(sentences(notice_text()))
 
 
+def sentence_with(phrase: str, text: str | None = None) -> str:
+    """The notice's sentence holding ``phrase`` (spaces padding its figures are ignored, as in
+    the quotes); LookupError when there is none. ``text``: another text of the notice."""
+    pool = _shipped_sentences() if text is None else tuple(sentences(text))
+    key = _tidy(phrase)
+    for sentence in pool:
+        if key in sentence:
+            return sentence
+    raise LookupError(f"the notice has no sentence with {phrase!r}")
+
+
 def quote(rule_id: str, text: str | None = None) -> str | None:
     """The sentence of the notice behind ``rule_id``; None where the notice is silent.
     KeyError for a rule without a phrase; LookupError when the text lacks the phrase."""
     phrase = KEY_PHRASES[rule_id]
     if phrase is None:
         return None
-    pool = _shipped_sentences() if text is None else tuple(sentences(text))
-    key = _tidy(phrase)
-    for sentence in pool:
-        if key in sentence:
-            return sentence
-    raise LookupError(f"the notice has no sentence with {phrase!r} (rule {rule_id})")
+    try:
+        return sentence_with(phrase, text)
+    except LookupError:
+        raise LookupError(f"the notice has no sentence with {phrase!r} (rule {rule_id})"
+                          ) from None

@@ -16,18 +16,19 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import graphviz
 
 from jiekun.diagrams import PathStep, case_path_diagram, cjk_font_check, to_dot
+from jiekun.diagrams.notice import sentence_with
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import FieldProblem, InvalidInput
+from jiekun.policies.policy_file import Policy
 from jiekun.policies.routing import BODY_NAMES
 from jiekun.policies.rules import RULES
 from jiekun.workflow.audit import verify
@@ -43,7 +44,6 @@ from jiekun.workflow.history_view import (
 from jiekun.workflow.policy_versions import versions
 from jiekun.workflow.records import CaseState, Event
 
-NOTICE_FILE = "wuxi-notice-2023-45.txt"
 NOTICE_NAME = "锡工办发〔2023〕45号"
 
 # Each guard's words in the notice (policies/data/wuxi-notice-2023-45.txt), by a phrase of the
@@ -52,14 +52,14 @@ NOTICE_NAME = "锡工办发〔2023〕45号"
 # the notice presumes one case per household (policies/RULES.md §1.1 reads it so).
 CLAUSE_PHRASES: dict[str, tuple[str, ...]] = {
     "R-ELIGIBLE": ("深度困难职工家庭，家庭人均收入", "相对困难职工家庭，家庭人均收入",
-                   "应符合家庭人均收入在无锡市最低生活保障标准 4 倍以内"),
+                   "应符合家庭人均收入在无锡市最低生活保障标准4倍以内"),
     "R-OUT-OF-HARDSHIP": ("对稳定达到脱困标准的困难职工家庭及时脱困退出",),
     "R-PUBLICITY-ELAPSED": ("初审合格的在申报人所在单位", "审核合格的在同级媒体公示",
                             "公示无异议后，公告退出"),
     "E-OBJECTION": ("公示无异议的报上级工会", "公示无异议的确认为帮扶对象"),
     "R-RECHECK-CADENCE": ("原则上每年核查一次",),
     "R-NO-ARBITRARY-CUT": ("不得随意降低帮扶水平",),
-    "R-RETENTION": ("原始档案自撤档之日起保管 10 年",),
+    "R-RETENTION": ("原始档案自撤档之日起保管10年",),
     "R-PHASEOUT-MAX": ("不超过6个月的渐退期",),
     "R-PHASEOUT-ELAPSED": ("不超过6个月的渐退期",),
     "R-EXIT-CONFIRM": ("须经职工本人、基层工会确认后退档",),
@@ -68,41 +68,19 @@ CLAUSE_PHRASES: dict[str, tuple[str, ...]] = {
     "R-AID-TIER": ("分档救助标准",),
     "R-MEDICAL-CAP": ("不得超过困难职工家庭年度自付医疗费用总额",),
 }
-_SENTENCE_END = "。：；"
-_HEADING_AT_MOST = 24  # characters: a shorter line without a full stop is a heading, not prose
-
-
-@lru_cache(maxsize=1)
-def notice_paragraphs() -> tuple[str, ...]:
-    """The notice's paragraphs as printed, rejoined where a page break cut a sentence (the
-    text was taken from a PDF: ``最低生活保`` / ``障标准``), without its bold marks."""
-    text = resources.files("jiekun.policies").joinpath("data", NOTICE_FILE).read_text("utf-8")
-    pieces = [p.strip().replace("**", "") for p in re.split(r"\n\s*\n", text) if p.strip()]
-    joined: list[str] = []
-    cut = False
-    for piece in pieces:
-        if cut:
-            joined[-1] += piece
-        else:
-            joined.append(piece)
-        cut = piece[-1] not in _SENTENCE_END and len(piece) > _HEADING_AT_MOST
-    return tuple(joined)
 
 
 def clause_quotes(rule_id: str) -> list[str]:
-    """The sentences of the notice that state ``rule_id`` (empty: the notice has none)."""
+    """The sentences of the notice that state ``rule_id`` (empty: the notice has none), as the
+    handbook quotes them (``diagrams/notice.py``: page breaks mended)."""
     quotes: list[str] = []
     for phrase in CLAUSE_PHRASES.get(rule_id, ()):
-        for paragraph in notice_paragraphs():
-            if phrase not in paragraph:
-                continue
-            sentences = re.findall(r"[^。]+。?", paragraph)
-            quote = next(s for s in sentences if phrase in s).strip()
-            if quote not in quotes:
-                quotes.append(quote)
-            break
-        else:
-            raise LookupError(f"{rule_id}: {phrase!r} is not in {NOTICE_FILE}")
+        try:
+            quote = sentence_with(phrase).strip()
+        except LookupError:
+            raise LookupError(f"{rule_id}: {phrase!r} is not in the notice") from None
+        if quote not in quotes:
+            quotes.append(quote)
     return quotes
 
 
@@ -202,13 +180,14 @@ def _checkpoint(check: CheckpointCheck, case_id: str) -> dict[str, Any]:
             "root": check.root, "this_case": mine, "elsewhere": others}
 
 
-def _policies(engine: Engine, events: list[Event]) -> list[dict[str, Any]]:
+def _policies(engine: Engine, events: list[Event], known: Mapping[str, Policy]
+              ) -> list[dict[str, Any]]:
     used: dict[str, dict[str, Any]] = {}
     for event in events:
         text = policy_text(event) or "—"
         if text not in used:
             held = policy_for(engine.decider, event.policy_id, event.policy_hash,
-                              held_policies(versions(engine.store))) is not None
+                              known) is not None
             used[text] = {"policy": text, "id": event.policy_id, "hash": event.policy_hash,
                           "available": held, "events": []}
         used[text]["events"].append(event.seq)
@@ -224,8 +203,9 @@ def build_report(engine: Engine, case_id: str, reader: Actor, *, now: datetime,
     graphviz or CJK font) is reported in place of the diagram."""
     case = engine.case(case_id, reader)
     events = engine.history(case_id, reader)
+    known = held_policies(versions(engine.store))  # read once, for the timeline and the list
     timeline = history_view(engine.decider.lifecycle, events, show_personal, engine.decider,
-                            held_policies(versions(engine.store)))
+                            known)
     svg, problem = None, None
     try:
         svg = path_svg(engine, case_id, events, lang)
@@ -237,7 +217,7 @@ def build_report(engine: Engine, case_id: str, reader: Actor, *, now: datetime,
                       identity=_identity(case, events, show_personal), timeline=timeline,
                       path_svg=svg, path_problem=problem, guards=_guards(timeline),
                       chain=_chain(engine, case_id), checkpoint=held,
-                      policies=_policies(engine, events), show_personal=show_personal)
+                      policies=_policies(engine, events, known), show_personal=show_personal)
 
 
 # tests/browser.py: the flags a closed network needs (without the background-networking ones

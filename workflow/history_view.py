@@ -25,7 +25,7 @@ from typing import Any
 from jiekun.policies.authorization import Actor
 from jiekun.policies.calendar import WorkingCalendar
 from jiekun.policies.deadlines import local_date
-from jiekun.policies.errors import JiekunError
+from jiekun.policies.errors import JiekunError, NotAuthorized
 from jiekun.policies.policy_file import Policy
 from jiekun.policies.results import RuleResult
 from jiekun.policies.routing import BODY_NAMES, CITY
@@ -61,6 +61,15 @@ def may_see_personal(reader: Actor, case: CaseState) -> bool:
         return (reader.id_number is not None and case.applicant_id is not None
                 and reader.id_number.upper() == case.applicant_id.upper())
     return False
+
+
+def check_show_personal(reader: Actor, case: CaseState, case_id: str) -> None:
+    """NotAuthorized (E-ACTOR) unless ``reader`` may see the case's personal data: what
+    ``--show-personal`` asks of ``case history`` and ``audit report`` alike."""
+    if not may_see_personal(reader, case):
+        raise NotAuthorized(f"case {case_id}", reader.label,
+                            "may not see its personal data (--show-personal)", verb="read",
+                            reason_zh="无权查看其个人信息（--show-personal）")
 
 
 def policy_text(event: Event) -> str | None:

@@ -112,6 +112,16 @@ def module_backend(request: pytest.FixtureRequest,
 
 
 @pytest.fixture
+def pg(backend_name: str, request: pytest.FixtureRequest) -> PostgresServer | None:
+    """The test PostgreSQL server when the test runs on PostgreSQL (pg_dump, psql), else
+    None."""
+    if backend_name != "postgresql":
+        return None
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server
+
+
+@pytest.fixture
 def backend(new_store: NewStore) -> str:
     """A fresh store URL with the schema upgraded, on SQLite and on PostgreSQL."""
     return new_store()

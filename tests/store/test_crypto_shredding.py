@@ -61,14 +61,6 @@ def restore(copy: Path, pg: PostgresServer | None) -> str:
     return pg.url(name)
 
 
-@pytest.fixture
-def pg(backend_name: str, request: pytest.FixtureRequest) -> PostgresServer | None:
-    if backend_name != "postgresql":
-        return None
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    return server
-
-
 def test_a_backup_from_before_the_purge_gives_nothing_back(
         backend: str, engine: Engine, decider: Decider, pg: PostgresServer | None,
         master_key: Path, tmp_path: Path) -> None:

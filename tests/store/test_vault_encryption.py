@@ -78,14 +78,6 @@ def pg_dump(pg: PostgresServer, url: str, out: Path) -> bytes:
     return out.read_bytes()
 
 
-@pytest.fixture
-def pg(backend_name: str, request: pytest.FixtureRequest) -> PostgresServer | None:
-    if backend_name != "postgresql":
-        return None
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    return server
-
-
 def test_no_known_personal_value_is_stored_in_plain_text(
         backend: str, engine: Engine, pg: PostgresServer | None, tmp_path: Path) -> None:
     drive_to_phase_out(engine)

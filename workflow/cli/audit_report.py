@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from jiekun.policies.errors import FieldProblem, InvalidInput, NotAuthorized
+from jiekun.policies.errors import FieldProblem, InvalidInput
 from jiekun.workflow.case_report import build_report, chromium, print_pdf
 from jiekun.workflow.cli.audit_files import read_checkpoint
 from jiekun.workflow.cli.common import (
@@ -28,7 +28,7 @@ from jiekun.workflow.cli.common import (
     store_common,
 )
 from jiekun.workflow.clock import RealClock
-from jiekun.workflow.history_view import may_see_personal
+from jiekun.workflow.history_view import check_show_personal
 from jiekun.workflow.report_html import render_html
 
 _SUFFIXES = (".html", ".htm", ".pdf")
@@ -64,10 +64,8 @@ def audit_report(case_id: str, output: str, lang: str, against: str | None,
     engine = open_engine(db_url, fmt)
     who = parse_actor(reader)
     found = engine.case(case_id, who)  # E-NOT-FOUND, E-ACTOR: exit 2
-    if show_personal and not may_see_personal(who, found):
-        raise NotAuthorized(f"case {case_id}", who.label,
-                            "may not see its personal data (--show-personal)", verb="read",
-                            reason_zh="无权查看其个人信息（--show-personal）")
+    if show_personal:
+        check_show_personal(who, found, case_id)
     report = build_report(engine, case_id, who, now=RealClock().now(), lang=lang,
                           show_personal=show_personal, checkpoint=checkpoint)
     page = render_html(report, lang)

@@ -19,7 +19,6 @@ from typing import Any
 import click
 
 from jiekun.policies.authorization import Actor
-from jiekun.policies.errors import NotAuthorized
 from jiekun.policies.json_input import loads
 from jiekun.workflow import render_text
 from jiekun.workflow.cli.audit_files import read_checkpoint, read_signer
@@ -38,10 +37,10 @@ from jiekun.workflow.cli.common import (
 from jiekun.workflow.clock import RealClock
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.history_view import (
+    check_show_personal,
     held_policies,
     history_text,
     history_view,
-    may_see_personal,
 )
 from jiekun.workflow.policy_versions import versions
 from jiekun.workflow.proven_export import proven_export
@@ -209,10 +208,8 @@ def case_history(case_id: str, show_personal: bool, reader: str, db_url: str, fm
     engine = open_engine(db_url, fmt)
     who = parse_actor(reader)
     found = engine.case(case_id, who)  # E-NOT-FOUND, E-ACTOR: exit 2
-    if show_personal and not may_see_personal(who, found):
-        raise NotAuthorized(f"case {case_id}", who.label,
-                            "may not see its personal data (--show-personal)", verb="read",
-                            reason_zh="无权查看其个人信息（--show-personal）")
+    if show_personal:
+        check_show_personal(who, found, case_id)
     rows = history_view(engine.decider.lifecycle, engine.history(case_id, who), show_personal,
                         engine.decider, held_policies(versions(engine.store)))
     if fmt == "json":

@@ -38,8 +38,8 @@ class Reads:
                                 stored.personal)
         salted = stored.personal_digest is not None and stored.personal_digest.startswith(
             SALTED)
-        return replace(record, stored=replace(stored, personal=text),
-                       personal_salt=self._vault.known_salt(stored.case_id) if salted else None)
+        salt = self._vault.known_salt(stored.case_id) if salted else None
+        return record._replace(stored=stored._replace(personal=text), personal_salt=salt)
 
     def personal_salt(self, case_id: str) -> bytes | None:
         return self._vault.known_salt(case_id)
@@ -87,6 +87,7 @@ class Reads:
         vault = self._vault
         if not vault.encrypts:
             return raw
+        vault.preload(chunk)
         events: dict[str, list[EventRecord]] = {}
         projections = dict(raw.projections)
         vaults: dict[str, tuple[str, str]] = {}
@@ -115,7 +116,7 @@ class Reads:
                                    kept[1]))
             except KeyUnavailable as error:
                 sealed[case_id] = (where, error.detail)
-                events[case_id] = [replace(r, stored=replace(r.stored, personal=None))
+                events[case_id] = [r._replace(stored=r.stored._replace(personal=None))
                                    for r in records]
                 if projection is not None:
                     projections[case_id] = {**projection, "personal": None}

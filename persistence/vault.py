@@ -84,6 +84,24 @@ class Vault:
                     self._keys.popitem(last=False)
         return key
 
+    def preload(self, case_ids: list[str]) -> None:
+        """Fetch the data keys of ``case_ids`` at once where the provider can
+        (``data_keys``), so that opening a chunk of cases does not ask once per case. A key
+        that does not unwrap is left for ``open`` to report, case by case."""
+        batch = getattr(self.provider, "data_keys", None)
+        if batch is None or not self.encrypts:
+            return
+        with self._lock:
+            missing = [c for c in case_ids if c not in self._keys]
+        try:
+            found: dict[str, DataKey] = batch(self.scope(), missing)
+        except KeyUnavailable:
+            return
+        with self._lock:
+            self._keys.update(found)
+            while len(self._keys) > max(_CACHED, len(case_ids)):
+                self._keys.popitem(last=False)
+
     def seal(self, case_id: str, place: str, column: str, text: str) -> str:
         """``text`` as the column stores it: sealed under the case's key (made if new)."""
         if not self.encrypts:

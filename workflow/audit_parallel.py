@@ -5,6 +5,7 @@ are per case, so nothing a share needs lies in another."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +20,11 @@ PARALLEL_FROM = 5_000  # cases: below that, starting processes costs more than i
 
 
 def _verify_share(url: str, policy: Policy, share: list[str]) -> AuditReport:
+    # This process is ours alone and its chunks are short-lived trees of objects: the
+    # collector's full passes over the long-lived ones (modules, policy, caches) are waste
+    # (~10% of a share's time measured on 100,000 events).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     store = Store(make_engine(url))
     try:
         with store.reads() as reads:

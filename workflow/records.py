@@ -104,6 +104,28 @@ class Event(BaseModel):
             raise ValueError("event time must be timezone-aware")
         return value.astimezone(SHANGHAI)
 
+    @classmethod
+    def trusted(cls, case_id: str, seq: int, at: datetime, trigger: str,
+                actor: dict[str, str], data: dict[str, Any], policy_id: str | None,
+                policy_hash: str | None, derived: Derived) -> Event:
+        """An event from values already typed and checked (a stored row, whose hash is
+        checked apart): what ``model_construct`` makes with every field given, at a quarter
+        of its cost (~1 µs against ~4 µs; an audit of a million events builds a million).
+        ``tests/engine/test_records.py`` holds it equal to ``model_construct``'s."""
+        event = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(event, "__dict__", {
+            "case_id": case_id, "seq": seq, "at": at, "trigger": trigger, "actor": actor,
+            "data": data, "policy_id": policy_id, "policy_hash": policy_hash,
+            "derived": derived})
+        _set(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))  # model_copy adds to it
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
+        return event
+
+
+_EVENT_FIELDS = frozenset(Event.model_fields)
+
 
 @dataclass(frozen=True)
 class Command:

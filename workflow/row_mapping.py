@@ -57,11 +57,18 @@ def event_of(row: StoredEvent) -> Event:
         actor, data = join_personal(actor, data, row.personal)
     # Every field is typed already (the row was validated when it was written, and its hash
     # is checked apart): construct without validating again.
-    return Event.model_construct(
+    return Event.trusted(
         case_id=row.case_id, seq=row.seq, at=from_utc_text(row.at).astimezone(SHANGHAI),
         trigger=row.trigger,
         actor=actor, data=data, policy_id=row.policy_id, policy_hash=row.policy_hash,
-        derived=Derived.model_validate_json(row.derived))
+        derived=_derived(row.derived))
+
+
+@lru_cache(maxsize=4096)
+def _derived(text: str) -> Derived:
+    # Derived values are frozen, and many events of a history derive the same (a state, a
+    # category, a body): one parse serves them all.
+    return Derived.model_validate_json(text)
 
 
 def snapshot(case: CaseState) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from jiekun.persistence.database import make_engine
@@ -39,13 +40,19 @@ def shares(ids: list[str], parts: int) -> list[list[str]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
-def verify_store(url: str, policy: Policy, workers: int | None = None) -> AuditReport:
+def verify_store(url: str, policy: Policy, workers: int | None = None,
+                 meanwhile: Callable[[], object] | None = None) -> AuditReport:
+    """``meanwhile``: other work of the same audit (``audit verify --against``'s pass over the
+    log's leaves) run in this process while the workers verify, on the core time they leave
+    (their shares rarely end together); before the verification on a small store."""
     workers = workers or os.cpu_count() or 1
     store = Store(make_engine(url))
     try:
         with store.reads() as reads:
             ids = reads.all_case_ids()
             if workers <= 1 or len(ids) < PARALLEL_FROM:
+                if meanwhile is not None:
+                    meanwhile()
                 return verify(reads, Decider(policy))
     finally:
         store.close()
@@ -53,8 +60,10 @@ def verify_store(url: str, policy: Policy, workers: int | None = None) -> AuditR
     # spawn: a fresh interpreter per worker, no inherited database handles
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(parts), mp_context=context) as pool:
-        reports = list(pool.map(_verify_share, [url] * len(parts), [policy] * len(parts),
-                                parts))
+        futures = [pool.submit(_verify_share, url, policy, part) for part in parts]
+        if meanwhile is not None:
+            meanwhile()
+        reports = [future.result() for future in futures]
     merged = AuditReport()
     for report in reports:  # in span order, which is case order
         merged.cases += report.cases

@@ -12,8 +12,10 @@ import pytest
 import jiekun.workflow.audit_parallel as parallel
 from jiekun.persistence.database import make_engine, upgrade
 from jiekun.policies.authorization import Actor
+from jiekun.policies.deadlines import SHANGHAI
 from jiekun.policies.policy_file import load_policy
 from jiekun.workflow.audit import verify
+from jiekun.workflow.checkpoint import CheckpointCheck, take_checkpoint, verify_against
 from jiekun.workflow.engine import Engine
 from jiekun.workflow.transfer import import_history
 
@@ -72,3 +74,24 @@ def test_an_open_reader_does_not_block_a_writer(store: tuple[str, Path]) -> None
                             datetime.fromisoformat("2024-01-16T09:00:00+08:00"),
                             {"objection_id": "O-2", "reason": "经核实不属实"})
         assert event.seq == 5
+
+
+def test_the_log_checked_while_the_workers_verify_names_what_it_names_alone(
+        store: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``audit verify --against`` reads the log's leaves in the main process while the
+    workers verify the chains: the same findings as the log checked on its own."""
+    url, path = store
+    engine = Engine.open(url)
+    mark = take_checkpoint(engine.store, datetime(2026, 1, 1, tzinfo=SHANGHAI))
+    with sqlite3.connect(path) as raw:  # the newest event of C-6 gone, its case rebuilt
+        raw.execute("DELETE FROM events WHERE case_id = 'C-6' AND seq = "
+                    "(SELECT max(seq) FROM events WHERE case_id = 'C-6')")
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 0)
+    held: list[CheckpointCheck] = []
+    report = parallel.verify_store(url, load_policy(), workers=2, meanwhile=lambda: held.append(
+        verify_against(engine.store, mark, content=False)))
+    alone = verify_against(engine.store, mark, content=False)
+    assert [(f.kind, f.index) for f in held[0].findings] == [
+        (f.kind, f.index) for f in alone.findings] and alone.findings
+    assert [p.case_id for p in report.problems] == ["C-6"]
+    engine.close()

@@ -16,7 +16,12 @@ from jiekun.persistence.database import make_engine, upgrade
 from jiekun.policies.errors import FieldProblem, InvalidInput, JiekunError
 from jiekun.states import build_lifecycle
 from jiekun.workflow.audit_parallel import verify_store
-from jiekun.workflow.checkpoint import Finding, take_checkpoint, verify_against
+from jiekun.workflow.checkpoint import (
+    CheckpointCheck,
+    Finding,
+    take_checkpoint,
+    verify_against,
+)
 from jiekun.workflow.cli.audit_files import read_checkpoint, read_signer, read_verifier
 from jiekun.workflow.cli.common import (
     EXIT_VIOLATIONS,
@@ -77,15 +82,21 @@ def audit_verify(workers: int | None, against: str | None, key: str | None, db_u
     with --against, every place the log differs from the checkpoint's)."""
     verifier = None if key is None else read_verifier(key, fmt)
     engine = open_engine(db_url, fmt)
-    held = None
-    if against is not None:
-        mark = read_checkpoint(against, fmt)
-        # the chains checked below recompute every hash: the log needs only the leaves
-        held = verify_against(engine.store, mark, content=False)
-        if verifier is not None and not verifier.signed(mark.note_text(), mark.signatures):
-            held.findings.insert(0, Finding("signature", f"the checkpoint carries no valid "
-                                                         f"signature of {verifier.name}"))
-    report = verify_store(db_url, engine.decider.policy, workers)
+    mark = None if against is None else read_checkpoint(against, fmt)
+    checked: list[CheckpointCheck] = []
+
+    def check_log() -> None:
+        assert mark is not None
+        # the chains verified meanwhile recompute every hash: the log needs only the leaves
+        checked.append(verify_against(engine.store, mark, content=False))
+
+    report = verify_store(db_url, engine.decider.policy, workers,
+                          meanwhile=None if mark is None else check_log)
+    held = checked[0] if checked else None
+    if held is not None and mark is not None and verifier is not None and not verifier.signed(
+            mark.note_text(), mark.signatures):
+        held.findings.insert(0, Finding("signature", f"the checkpoint carries no valid "
+                                                     f"signature of {verifier.name}"))
     result = report.as_json()
     if held is not None:
         result["against"] = held.as_json()

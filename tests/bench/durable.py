@@ -23,12 +23,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import bindparam, create_engine, event, insert, select, update
 
 from jiekun.persistence.database import make_engine, upgrade
+from jiekun.persistence.keys import NO_ENCRYPTION, FileKeyProvider
 from jiekun.persistence.schema import cases, events
 from jiekun.persistence.statements import ProjectionRow
 from jiekun.workflow.decider import Decider
@@ -216,3 +218,46 @@ def measure(backend: str, urls: list[str], runs: list[CaseRun], decider: Decider
               file=sys.stderr)
     return Pair(backend, total, seconds[0], seconds[1], same,
                 seconds[2] if immediate is not None else None)
+
+
+@dataclass
+class SealedPair:
+    steps: int
+    plain_seconds: float  # the engine with no encryption (``NO_ENCRYPTION``)
+    sealed_seconds: float  # the engine as shipped: the vault sealed under a master key
+
+    @property
+    def slower(self) -> float:
+        """How much longer the sealed engine took, as a fraction of the plain one's time."""
+        return self.sealed_seconds / self.plain_seconds - 1
+
+
+def encryption_cost(urls: list[str], runs: list[CaseRun], decider: Decider, key_file: Path,
+                    rounds: int = 2, log: Callable[[str], None] | None = None,
+                    warmup: int = 20) -> SealedPair:
+    """Issue 19's cost: the same commands through the engine on two fresh stores (``urls``),
+    one without encryption and one sealing its vault under ``key_file``, in alternating rounds
+    after an untimed warm-up."""
+    plain = Engine.open(urls[0], decider=decider, keys=NO_ENCRYPTION)
+    sealed = Engine.open(urls[1], decider=decider, keys=FileKeyProvider(key_file))
+    seconds = [0.0, 0.0]
+    total = 0
+    try:
+        first = stream(runs[:warmup])
+        for engine in (plain, sealed):
+            run_engine(engine, first)
+        timed = runs[warmup:]
+        quiet_heap()
+        for n in range(rounds):
+            part = stream(timed[n::rounds])
+            total += len(part)
+            jobs = [(0, partial(run_engine, plain, part)), (1, partial(run_engine, sealed, part))]
+            for slot, job in jobs if n % 2 == 0 else reversed(jobs):
+                seconds[slot] += job()
+            if log is not None:
+                log(f"encryption: round {n + 1}/{rounds}, {total:,} steps: plain "
+                    f"{total / seconds[0]:,.0f}/s, sealed {total / seconds[1]:,.0f}/s")
+    finally:
+        plain.close()
+        sealed.close()
+    return SealedPair(total, seconds[0], seconds[1])

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hmac
 import json
 import os
 import secrets
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +36,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from jiekun.persistence import key_pool
 from jiekun.persistence.vault_crypto import AES, KEY_BYTES, check_algorithm
 from jiekun.policies.errors import KeyUnavailable
 
@@ -40,6 +44,12 @@ MASTER_KEY_ENV = "JIEKUN_MASTER_KEY_FILE"
 CIPHER_ENV = "JIEKUN_VAULT_CIPHER"
 _FORMAT = "jiekun-master-key/1"
 _INDEX = "index"  # the data_keys "kind" of a store's index key; a case's is "case"
+# An index re-keying (persistence/index_rotation.py) keeps its new key as "index-next" while it
+# rewrites the store's rows, and as "index-switch" once they may be committed under it (until
+# the key becomes the "index" key): lookups wait while an "index-switch" key exists.
+_INDEX_NEXT = "index-next"
+_INDEX_SWITCH = "index-switch"
+INDEX_WAIT = 10.0  # seconds a lookup waits for a re-keying to switch keys, then E-KEY
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,8 @@ class KeyProvider(Protocol):
         """Forget the case's data key for good (crypto-shredding: what it sealed is noise)."""
 
     def index_key(self, scope: str) -> bytes:
-        """The store's key of the applicant index (HMAC-SHA256), made on first use."""
+        """The store's key of the applicant index (HMAC-SHA256), made on first use. Asked at
+        every lookup (the index may have been re-keyed since): a provider caches it itself."""
 
 
 def _now() -> str:
@@ -169,6 +180,8 @@ class FileKeyProvider:
         self._masters = dict(read_master_keys(self.path))  # checked now: refused early
         self._lock = threading.Lock()
         self._resolved: str | None = None
+        self.index_wait = INDEX_WAIT
+        self._index_keys: dict[tuple[str, bytes], bytes] = {}  # (scope, wrapped) → key
         self._db()  # (and takes the shared connection's lock)
 
     def describe(self) -> str:
@@ -242,21 +255,63 @@ class FileKeyProvider:
         return self._get(scope, "case", case_id, create, self.algorithm)
 
     def data_keys(self, scope: str, case_ids: list[str]) -> dict[str, DataKey]:
-        """The data keys of those of ``case_ids`` that have one, in one key-store query (a
-        chunk of cases read together, e.g. by ``audit verify``, would otherwise ask once per
-        case). E-KEY when one is kept but does not unwrap."""
+        """The data keys of those of ``case_ids`` that have one named by their case, in one
+        key-store query (a chunk of cases read together, e.g. by ``audit verify``, would
+        otherwise ask once per case). E-KEY when one is kept but does not unwrap."""
+        return self._named(scope, "case", case_ids)
+
+    def keys_by_reference(self, scope: str, references: list[str]) -> dict[str, DataKey]:
+        """The batch keys (``key_pool``) of these references that still exist."""
+        return self._named(scope, key_pool.POOL, references)
+
+    def _named(self, scope: str, kind: str, names: list[str]) -> dict[str, DataKey]:
         found: dict[str, DataKey] = {}
         with self._lock:
             db = self._db()
-            for start in range(0, len(case_ids), 500):  # SQLite's bound-parameter limit
-                part = case_ids[start:start + 500]
+            for start in range(0, len(names), 500):  # SQLite's bound-parameter limit
+                part = names[start:start + 500]
                 rows = db.execute(
                     "SELECT case_id, master_id, algorithm, wrapped FROM data_keys WHERE scope "
-                    f"= ? AND kind = 'case' AND case_id IN ({', '.join('?' * len(part))})",
-                    (scope, *part)).fetchall()
-                for case_id, *row in rows:
-                    found[str(case_id)] = self._unwrap(tuple(row), scope, "case", str(case_id))
+                    f"= ? AND kind = ? AND case_id IN ({', '.join('?' * len(part))})",
+                    (scope, kind, *part)).fetchall()
+                for name, *row in rows:
+                    found[str(name)] = self._unwrap(tuple(row), scope, kind, str(name))
         return found
+
+    def new_key(self, scope: str) -> tuple[str, DataKey]:
+        """A new case's data key, from this process's batch (``key_pool``): its reference,
+        which the case store records, and the key."""
+        algorithm = self.algorithm
+
+        def make_batch(batch: list[tuple[str, bytes]]) -> None:
+            master = self.current_master
+            rows = key_pool.rows_of(
+                batch, scope, master, algorithm,
+                lambda ref, key: self._wrap(master, scope, key_pool.POOL, ref,
+                                            DataKey(algorithm, key)), _now())
+            with self._lock:
+                db = self._db()
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany("INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+
+        with self._lock:
+            self._db()  # resolves the key store's path, the batch's owner with the process
+        assert self._resolved is not None
+        reference, key = key_pool.take(self._resolved, scope, algorithm, make_batch)
+        return reference, DataKey(algorithm, key)
+
+    def destroy_reference(self, scope: str, reference: str) -> None:
+        """Forget a batch key for good (its case purged)."""
+        with self._lock:
+            db = self._db()
+            db.execute("DELETE FROM data_keys WHERE scope = ? AND kind = ? AND case_id = ?",
+                       (scope, key_pool.POOL, reference))
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def prepare(self, scope: str, case_ids: list[str]) -> int:
         """Create the data keys of ``case_ids`` that do not exist yet, in one key-store
@@ -282,10 +337,134 @@ class FileKeyProvider:
                 raise
         return made
 
+    def _index_rows_locked(self, scope: str) -> dict[str, tuple[Any, ...]]:
+        """``_index_rows`` for a caller holding the lock."""
+        rows = self._db().execute(
+            "SELECT kind, master_id, algorithm, wrapped FROM data_keys WHERE scope = ? AND "
+            "case_id = '' AND kind IN (?, ?, ?)",
+            (scope, _INDEX, _INDEX_NEXT, _INDEX_SWITCH)).fetchall()
+        return {str(kind): tuple(row) for kind, *row in rows}
+
+    def _index_rows(self, scope: str) -> dict[str, tuple[Any, ...]]:
+        """The store's index keys by kind (index, index-next, index-switch), still wrapped."""
+        with self._lock:
+            return self._index_rows_locked(scope)
+
+    def _index_of(self, scope: str, kind: str, row: tuple[Any, ...]) -> bytes:
+        """An index key unwrapped (kept: a lookup asks for it every time, and a key store
+        read costs less than an unwrap)."""
+        cached = self._index_keys.get((scope, bytes(row[2])))
+        if cached is None:
+            cached = self._unwrap(row, scope, kind, "").key
+            self._index_keys[(scope, bytes(row[2]))] = cached
+        return cached
+
     def index_key(self, scope: str) -> bytes:
-        key = self._get(scope, _INDEX, "", True, AES)
+        """The store's index key. While a re-keying switches keys (an "index-switch" key
+        exists) the rows may be hashed under either key: wait for it to finish (it takes a
+        commit), then E-KEY, never a key that would find nothing."""
+        deadline = time.monotonic() + self.index_wait
+        rows = self._index_rows(scope)
+        while _INDEX_SWITCH in rows:
+            if time.monotonic() >= deadline:
+                raise KeyUnavailable(
+                    "an index re-keying of this store stopped while switching keys: run "
+                    "`jiekun keys rotate --index` to finish it (until then lookups by worker id "
+                    "are refused)", detail_zh="申请人索引密钥更换中断：请运行 jiekun keys rotate "
+                                              "--index 完成更换")
+            time.sleep(0.02)
+            rows = self._index_rows(scope)
+        row = rows.get(_INDEX)
+        if row is None:
+            key = self._get(scope, _INDEX, "", True, AES)
+            assert key is not None
+            return key.key
+        return self._index_of(scope, _INDEX, row)
+
+    def has_index_key(self, scope: str) -> bool:
+        """Whether the store has an index key here (none: a new store, or another key
+        store)."""
+        return _INDEX in self._index_rows(scope)
+
+    def next_index_key(self, scope: str) -> bytes:
+        """The key a re-keying hashes the index under: the one an interrupted re-keying left,
+        else a new one (kept as "index-next": no lookup uses it yet)."""
+        rows = self._index_rows(scope)
+        for kind in (_INDEX_SWITCH, _INDEX_NEXT):
+            if kind in rows:
+                return self._index_of(scope, kind, rows[kind])
+        key = self._get(scope, _INDEX_NEXT, "", True, AES)
         assert key is not None
         return key.key
+
+    def _replace_index(self, scope: str, drop: tuple[str, ...], kind: str, key: bytes) -> None:
+        """Delete the store's index keys of the kinds ``drop`` and keep ``key`` as ``kind``,
+        in one key-store transaction (the caller holds the lock, inside BEGIN IMMEDIATE)."""
+        db = self._db()
+        db.execute(f"DELETE FROM data_keys WHERE scope = ? AND case_id = '' AND kind IN "
+                   f"({', '.join('?' * len(drop))})", (scope, *drop))
+        master = self.current_master
+        db.execute("INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (scope, kind, "", master, AES,
+                    self._wrap(master, scope, kind, "", DataKey(AES, key)), _now()))
+
+    def _index_transaction(self, scope: str,
+                           step: Callable[[dict[str, tuple[Any, ...]]], bool]) -> bool:
+        """Run ``step(rows)`` on the store's index keys read inside one key-store write
+        transaction; commits what it changed, returns what it returns."""
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                done = bool(step(self._index_rows_locked(scope)))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return done
+
+    def _holds(self, scope: str, rows: dict[str, tuple[Any, ...]], kind: str,
+               key: bytes) -> bool:
+        return kind in rows and hmac.compare_digest(self._index_of(scope, kind, rows[kind]),
+                                                    key)
+
+    def begin_index_switch(self, scope: str, key: bytes) -> None:
+        """Mark ``key`` (the re-keying's "index-next") as being switched to: from now on the
+        store's rows may be committed under it, and lookups wait until
+        ``finish_index_switch``. E-KEY when ``key`` is no longer the pending key (another
+        re-keying ran meanwhile)."""
+        def step(rows: dict[str, tuple[Any, ...]]) -> bool:
+            if self._holds(scope, rows, _INDEX_SWITCH, key) or (
+                    _INDEX_SWITCH not in rows and _INDEX_NEXT not in rows
+                    and self._holds(scope, rows, _INDEX, key)):
+                return False  # marked already, or switched by a re-keying run meanwhile
+            if not self._holds(scope, rows, _INDEX_NEXT, key):
+                raise KeyUnavailable("the index key being introduced changed meanwhile (a "
+                                     "re-keying run at the same time?): run `jiekun keys rotate "
+                                     "--index` again", detail_zh="索引密钥在更换期间被改动，请重试")
+            self._replace_index(scope, (_INDEX_NEXT,), _INDEX_SWITCH, key)
+            return True
+        self._index_transaction(scope, step)
+
+    def finish_index_switch(self, scope: str, key: bytes) -> bool:
+        """Make ``key`` the store's index key and destroy the old one (its row deleted, the
+        key store's log folded in and truncated); returns whether an old key was destroyed
+        (False: this switch was finished already)."""
+        def step(rows: dict[str, tuple[Any, ...]]) -> bool:
+            if not self._holds(scope, rows, _INDEX_SWITCH, key):
+                if self._holds(scope, rows, _INDEX, key):
+                    return False
+                raise KeyUnavailable("no index re-keying to this key is switching: run "
+                                     "`jiekun keys rotate --index` again",
+                                     detail_zh="没有进行中的索引密钥更换，请重试")
+            self._replace_index(scope, (_INDEX, _INDEX_SWITCH), _INDEX, key)
+            return True
+        destroyed = self._index_transaction(scope, step)
+        with self._lock:
+            self._index_keys = {k: v for k, v in self._index_keys.items() if v == key
+                                or k[0] != scope}
+            self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return destroyed
 
     def destroy(self, scope: str, case_id: str) -> None:
         with self._lock:
@@ -295,15 +474,30 @@ class FileKeyProvider:
             # the write-ahead log still holds the page with the key: fold it in, truncate
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def status(self, scope: str | None = None) -> dict[str, Any]:
+    def status(self, scope: str | None = None, used: set[str] | None = None
+               ) -> dict[str, Any]:
         """Master key ids (current last), and data keys per master key and cipher (of one
-        store when ``scope`` is given)."""
+        store when ``scope`` is given). ``used``: the batch-key references the store records
+        (``case_keys``): those keys are counted as cases' keys, the rest of the batches as
+        ``unused`` (made ahead, sealing nothing)."""
         where, args = ("WHERE scope = ? ", (scope,)) if scope is not None else ("", ())
         with self._lock:
             rows = self._db().execute(
                 "SELECT master_id, algorithm, kind, count(*) FROM data_keys " + where
                 + "GROUP BY master_id, algorithm, kind ORDER BY master_id, algorithm, kind",
                 args).fetchall()
+            if used is not None:
+                counted: dict[tuple[str, str, str], int] = {}
+                for master, algorithm, kind, count in rows:
+                    if kind != key_pool.POOL:
+                        counted[(master, algorithm, kind)] = int(count)
+                for master, algorithm, name in self._db().execute(
+                        "SELECT master_id, algorithm, case_id FROM data_keys " + where
+                        + ("AND " if where else "WHERE ") + "kind = ?", (*args, key_pool.POOL)):
+                    kind = "case" if name in used else "unused"
+                    counted[(master, algorithm, kind)] = counted.get(
+                        (master, algorithm, kind), 0) + 1
+                rows = [(*k, n) for k, n in sorted(counted.items())]
         self._masters = dict(read_master_keys(self.path))
         return {"provider": "file", "master_key_file": str(self.path),
                 "key_store": str(self.keystore), "master_keys": list(self._masters),

@@ -86,6 +86,10 @@ class ReadPort(Protocol):
     def store_origin(self) -> str:
         """The store's identity in a checkpoint (its URL without user, password or driver)."""
 
+    def key_references(self) -> set[str]:
+        """The key-store references of the cases' batch keys (``case_keys``): which keys of
+        the provider seal a case."""
+
     def attempts(self, case_id: str | None = None, actor_org: str | None = None,
                  since: str | None = None, limit: int = 1000, *,
                  actor_role: str | None = None, after: int | None = None

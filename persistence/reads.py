@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from jiekun.persistence import policy_rows, queries, timer_queries
 from jiekun.persistence.chain import SALTED
 from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
+from jiekun.persistence.schema import case_keys
 from jiekun.persistence.statements import Loaded, Statements, load_case
 from jiekun.persistence.timer_queries import DueTimer
 from jiekun.persistence.vault import Vault
@@ -27,7 +28,7 @@ class Reads:
     def __init__(self, connection: Connection, statements: Statements, vault: Vault) -> None:
         self._connection = connection
         self._statements = statements
-        self._vault = vault
+        self._vault = vault.on(connection)
 
     def _opened(self, record: EventRecord) -> EventRecord:
         """The record with its personal payload opened (E-KEY when it does not open)."""
@@ -151,6 +152,10 @@ class Reads:
 
     def store_origin(self) -> str:
         return queries.store_origin(self._connection)
+
+    def key_references(self) -> set[str]:
+        """The key-store references of the cases' batch keys (``case_keys``)."""
+        return {str(r) for r in self._connection.execute(select(case_keys.c.key_ref)).scalars()}
 
     def attempts(self, case_id: str | None = None, actor_org: str | None = None,
                  since: str | None = None, limit: int = 1000, *,

@@ -103,6 +103,14 @@ case_personal = Table(
     Index("ix_case_personal_applicant_key", "applicant_key"),
 )
 
+# The key-store reference of each case's data key, when it came from a batch (migration 0007;
+# persistence/keys.py): a name, not a key. Cases sealed before have none (found by case id).
+case_keys = Table(
+    "case_keys", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("key_ref", String(64), nullable=False),
+)
+
 # The store's identity (migration 0004): ``origin`` names the store in its checkpoints.
 store_meta = Table(
     "store_meta", metadata,

@@ -16,6 +16,7 @@ from jiekun.persistence.chain import StoredEvent
 from jiekun.persistence.policy_rows import current_query
 from jiekun.persistence.schema import (
     attempts,
+    case_keys,
     case_personal,
     cases,
     events,
@@ -177,6 +178,9 @@ class Statements:
         self.raw_write_lock = Raw(write_lock_statement(), compiler)
         self.raw_insert_attempt = Raw(insert(attempts), compiler,
                                       [c.name for c in attempts.c if c.name != "position"])
+        self.raw_key_ref = Raw(select(case_keys.c.key_ref).where(
+            case_keys.c.case_id == bindparam("case_id")), compiler)
+        self.raw_insert_case_key = Raw(insert(case_keys), compiler, ["case_id", "key_ref"])
         # the current policy version, read with the write lock (backend.lock_and_read)
         self.current_policy_sql = Raw(current_query(), compiler).sql
 

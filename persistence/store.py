@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -29,7 +29,7 @@ from jiekun.persistence.keys import FROM_ENVIRONMENT, FromEnvironment, KeyProvid
 from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.queries import store_origin
 from jiekun.persistence.reads import Reads
-from jiekun.persistence.schema import case_personal, cases, personal_data
+from jiekun.persistence.schema import case_keys, case_personal, cases, personal_data
 from jiekun.persistence.statements import (
     Attempt,
     Loaded,
@@ -60,9 +60,11 @@ class UnitOfWork:
     def __init__(self, connection: Connection, statements: Statements, vault: Vault) -> None:
         self.connection = connection
         self._s = statements
-        self.vault = vault
+        self.vault = vault.on(connection, self._key_reference)
         self._cursor: Any = None
-        self.committed: list[Callable[[], None]] = []
+        # the keys made for new cases become everyone's once their references commit
+        self.committed: list[Callable[[], None]] = [self.vault.promote]
+        self._recorded: set[str] = set()  # cases whose key reference this transaction wrote
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -72,16 +74,23 @@ class UnitOfWork:
             self._cursor = self.connection.connection.cursor()
         self._cursor.execute("SAVEPOINT jiekun_step")
         actions = len(self.committed)
+        made, recorded = set(self.vault.made()), set(self._recorded)
         try:
             yield
         except BaseException:
             # what the undone part asked to run after the commit is dropped with it (a purge
-            # undone must not destroy the key of rows that stay)
+            # undone must not destroy the key of rows that stay), and so are the keys it made
             del self.committed[actions:]
+            self.vault.forget_made(made)
+            self._recorded = recorded
             self._cursor.execute("ROLLBACK TO SAVEPOINT jiekun_step")
             self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
             raise
         self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
+
+    def _key_reference(self, case_id: str) -> str | None:
+        row = self._run(self._s.raw_key_ref, {"case_id": case_id}).fetchone()
+        return None if row is None else str(row[0])
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work has committed (never if it rolls back)."""
@@ -196,6 +205,10 @@ class UnitOfWork:
                 "application": vault.seal(case_id, "application", "case_personal.application",
                                           w.applicant[1]),
                 "applicant_key": vault.index(w.applicant[0])})
+        for made, reference in vault.made().items():  # the case's key, named in its store
+            if made not in self._recorded:
+                self._run(s.raw_insert_case_key, {"case_id": made, "key_ref": reference})
+                self._recorded.add(made)
         if w.timer is not None:
             self._run(s.raw_upsert_timer, vars(w.timer))
         if w.destroy_personal:
@@ -208,11 +221,14 @@ class UnitOfWork:
     def destroy_personal(self, case_id: str) -> None:
         """Delete the case's vault rows and, once that commits, its data key: what a backup
         of the rows still holds is then ciphertext no key opens (crypto-shredding)."""
+        reference = self.connection.execute(select(case_keys.c.key_ref).where(
+            case_keys.c.case_id == case_id)).scalar()
         self.connection.execute(delete(personal_data).where(personal_data.c.case_id == case_id))
         self.connection.execute(delete(case_personal).where(case_personal.c.case_id == case_id))
+        self.connection.execute(delete(case_keys).where(case_keys.c.case_id == case_id))
         self.connection.execute(update(cases).where(cases.c.case_id == case_id)
                                 .values(personal=None))
-        self.on_commit(lambda: self.vault.destroy(case_id))
+        self.on_commit(lambda: self.vault.destroy(case_id, reference))
 
 
 class Store:

@@ -10,18 +10,23 @@ What is sealed, each bound (associated data) to its case, its place and its colu
   the case's version.
 
 ``case_personal.applicant_key`` holds HMAC-SHA256 of the applicant's id under the store's
-index key (R-ONE-OPEN-CASE and a worker's own cases are found by it, never by the number).
+index key (R-ONE-OPEN-CASE and a worker's own cases are found by it, never by the number;
+``index_rotation`` re-keys it).
 Each new personal digest in the chain is salted with a value derived from the case's data key
 (``salt``): destroyed with the key, so a digest left after a purge confirms no guess.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
+from sqlalchemy import Connection, select
+
 from jiekun.persistence.keys import DataKey, KeyProvider, NoEncryption
+from jiekun.persistence.schema import case_keys
 from jiekun.persistence.vault_crypto import (
     associated_data,
     derive,
@@ -44,11 +49,15 @@ class Vault:
     def __init__(self, provider: KeyProvider | None, scope: Callable[[], str]) -> None:
         self.provider = provider
         self._scope = scope
-        self._scope_text: str | None = None
+        self._scope_text: list[str] = []  # shared with the views (``on``)
         self.encrypts = not isinstance(provider, NoEncryption)
         self._keys: OrderedDict[str, DataKey] = OrderedDict()
-        self._index: bytes | None = None
+        self._references: dict[str, str] = {}  # case → its batch key's reference (cached)
         self._lock = threading.Lock()
+        # set on a transaction's view (``on``): its connection, the keys it made
+        self._connection: Connection | None = None
+        self._lookup: Callable[[str], str | None] | None = None
+        self._made: dict[str, tuple[str, DataKey]] | None = None
 
     @property
     def has_keys(self) -> bool:
@@ -56,10 +65,11 @@ class Vault:
         return self.provider is not None
 
     def scope(self) -> str:
-        """The store's name in the key provider (its origin, read once)."""
-        if self._scope_text is None:
-            self._scope_text = self._scope()
-        return self._scope_text
+        """The store's name in the key provider (its origin, read once for the vault and
+        every transaction's view of it)."""
+        if not self._scope_text:
+            self._scope_text.append(self._scope())
+        return self._scope_text[0]
 
     def _provider(self) -> KeyProvider:
         if self.provider is None:
@@ -69,38 +79,118 @@ class Vault:
                 detail_zh="未配置主密钥（JIEKUN_MASTER_KEY_FILE）")
         return self.provider
 
+    def on(self, connection: Connection,
+           references: Callable[[str], str | None] | None = None) -> Vault:
+        """This vault as one transaction of the case store uses it: it finds a case's key
+        reference (``case_keys``) on ``connection``, and keeps the keys it makes for new cases
+        to itself until the store writes their references (``made``) and commits
+        (``promote``). Caches are shared with the vault it comes from."""
+        view = copy.copy(self)
+        view._connection = connection
+        view._lookup = references
+        view._made = {}
+        return view
+
+    def _cache(self, case_id: str, key: DataKey, reference: str | None = None) -> None:
+        with self._lock:
+            self._keys[case_id] = key
+            self._keys.move_to_end(case_id)
+            if reference is not None:
+                self._references[case_id] = reference
+            while len(self._keys) > _CACHED:
+                gone, _ = self._keys.popitem(last=False)
+                self._references.pop(gone, None)
+
+    def _reference(self, case_id: str) -> str | None:
+        """The reference of the case's batch key (``case_keys``), when it has one."""
+        with self._lock:
+            known = self._references.get(case_id)
+        if known is not None or self._connection is None:
+            return known
+        if self._lookup is not None:  # the store's precompiled query (the hot path)
+            return self._lookup(case_id)
+        found = self._connection.execute(select(case_keys.c.key_ref).where(
+            case_keys.c.case_id == case_id)).scalar()
+        return None if found is None else str(found)
+
     def data_key(self, case_id: str, *, create: bool) -> DataKey | None:
-        """The case's data key (cached), made when ``create`` and there is none."""
+        """The case's data key (cached): by the reference the case store records for it,
+        else by its case id (a key made before batches). When ``create`` and there is none,
+        a key of this process's batch (``key_pool``) inside a transaction, which the store
+        then records; else one made alone."""
         with self._lock:
             key = self._keys.get(case_id)
             if key is not None:
                 self._keys.move_to_end(case_id)
                 return key
-        key = self._provider().data_key(self.scope(), case_id, create=create)
+        if self._made and case_id in self._made:
+            return self._made[case_id][1]
+        provider = self._provider()
+        reference = self._reference(case_id)
+        by_reference = getattr(provider, "keys_by_reference", None)
+        if reference is not None and by_reference is not None:
+            kept: DataKey | None = by_reference(self.scope(), [reference]).get(reference)
+            if kept is not None:
+                self._cache(case_id, kept, reference)
+            return kept  # None: destroyed by the purge
+        key = provider.data_key(self.scope(), case_id, create=False)
+        new_key = getattr(provider, "new_key", None)
+        if key is None and create and new_key is not None and self._made is not None:
+            made: tuple[str, DataKey] = new_key(self.scope())
+            self._made[case_id] = made
+            return made[1]
+        if key is None and create:
+            key = provider.data_key(self.scope(), case_id, create=True)
         if key is not None:
-            with self._lock:
-                self._keys[case_id] = key
-                if len(self._keys) > _CACHED:
-                    self._keys.popitem(last=False)
+            self._cache(case_id, key)
         return key
 
+    def made(self) -> dict[str, str]:
+        """Case → reference of the keys this transaction made (the store records them)."""
+        return {case_id: made[0] for case_id, made in (self._made or {}).items()}
+
+    def forget_made(self, keep: set[str]) -> None:
+        """Drop the keys made since ``keep`` was taken (their savepoint rolled back)."""
+        if self._made:
+            for case_id in set(self._made) - keep:
+                del self._made[case_id]
+
+    def promote(self) -> None:
+        """The transaction committed: its new keys are known to every later one."""
+        for case_id, (reference, key) in (self._made or {}).items():
+            self._cache(case_id, key, reference)
+        if self._made:
+            self._made.clear()
+
     def preload(self, case_ids: list[str]) -> None:
-        """Fetch the data keys of ``case_ids`` at once where the provider can
-        (``data_keys``), so that opening a chunk of cases does not ask once per case. A key
-        that does not unwrap is left for ``open`` to report, case by case."""
-        batch = getattr(self.provider, "data_keys", None)
-        if batch is None or not self.encrypts:
+        """Fetch the data keys of ``case_ids`` at once where the provider can, so that
+        opening a chunk of cases does not ask once per case: the chunk's references read in
+        one query, their keys in one key-store query, the others by case id in another. A
+        key that does not unwrap is left for ``open`` to report, case by case."""
+        by_case = getattr(self.provider, "data_keys", None)
+        by_reference = getattr(self.provider, "keys_by_reference", None)
+        if by_case is None or by_reference is None or not self.encrypts:
             return
         with self._lock:
             missing = [c for c in case_ids if c not in self._keys]
+        references: dict[str, str] = {}
+        if self._connection is not None and missing:
+            for start in range(0, len(missing), 500):
+                part = missing[start:start + 500]
+                references.update((str(c), str(r)) for c, r in self._connection.execute(
+                    select(case_keys.c.case_id, case_keys.c.key_ref)
+                    .where(case_keys.c.case_id.in_(part))))
         try:
-            found: dict[str, DataKey] = batch(self.scope(), missing)
+            found: dict[str, DataKey] = by_case(
+                self.scope(), [c for c in missing if c not in references])
+            named: dict[str, DataKey] = by_reference(self.scope(), list(references.values()))
         except KeyUnavailable:
             return
-        with self._lock:
-            self._keys.update(found)
-            while len(self._keys) > max(_CACHED, len(case_ids)):
-                self._keys.popitem(last=False)
+        for case_id, key in found.items():
+            self._cache(case_id, key)
+        for case_id, reference in references.items():
+            if reference in named:
+                self._cache(case_id, named[reference], reference)
 
     def seal(self, case_id: str, place: str, column: str, text: str) -> str:
         """``text`` as the column stores it: sealed under the case's key (made if new)."""
@@ -131,12 +221,12 @@ class Vault:
         return None if text is None else self.open(case_id, place, column, text)
 
     def index(self, applicant_id: str) -> str:
-        """What the applicant index holds for an id number: its keyed hash."""
+        """What the applicant index holds for an id number: its keyed hash. The key is asked
+        for at every lookup, never kept: another process may have re-keyed the index
+        (``jiekun keys rotate --index``), and a hash under the old key would find nothing."""
         if not self.encrypts:
             return applicant_id
-        if self._index is None:
-            self._index = self._provider().index_key(self.scope())
-        return INDEX_PREFIX + keyed_hash(self._index, applicant_id)
+        return INDEX_PREFIX + keyed_hash(self._provider().index_key(self.scope()), applicant_id)
 
     def salt(self, case_id: str) -> bytes | None:
         """The salt of the case's new personal digests (None: no encryption, digests stay
@@ -157,9 +247,16 @@ class Vault:
             return None
         return None if key is None else derive(key.key, _SALT)
 
-    def destroy(self, case_id: str) -> None:
-        """Forget the case's data key for good (after its rows were deleted)."""
+    def destroy(self, case_id: str, reference: str | None = None) -> None:
+        """Forget the case's data key for good (after its rows were deleted): the one named
+        by the case, and the batch key of ``reference`` (what ``case_keys`` recorded)."""
         with self._lock:
             self._keys.pop(case_id, None)
-        if self.encrypts:
-            self._provider().destroy(self.scope(), case_id)
+            self._references.pop(case_id, None)
+        if not self.encrypts:
+            return
+        provider = self._provider()
+        provider.destroy(self.scope(), case_id)
+        by_reference = getattr(provider, "destroy_reference", None)
+        if reference is not None and by_reference is not None:
+            by_reference(self.scope(), reference)

@@ -101,7 +101,7 @@ def _strip(case: CaseState) -> CaseState:
     return case.evolve(application=None, applicant_id=None)
 
 
-def _vault_differs(folded: CaseState, vault: tuple[str, str] | None) -> bool:
+def vault_differs(folded: CaseState, vault: tuple[str, str] | None) -> bool:
     """The vault's copy of the current application (what the engine decides and authorizes
     reads from) must be the fold's; none is left only once personal data was destroyed."""
     if vault is None:
@@ -151,7 +151,7 @@ def _verify_case(decider: Decider, case_id: str, records: list[EventRecord],
                                       + ", ".join(differing))
     # A purged case whose personal data the policy kept: the vault holds its last application.
     kept = folded.state == "purged" and vault is not None
-    if not sealed and _vault_differs(before if kept else folded, vault):
+    if not sealed and vault_differs(before if kept else folded, vault):
         return Problem(case_id, last, "the stored application differs from the fold of the "
                                       "events")
     return _timer_problem(case_id, last, folded, timer, decider)

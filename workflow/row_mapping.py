@@ -61,11 +61,11 @@ def event_of(row: StoredEvent) -> Event:
         case_id=row.case_id, seq=row.seq, at=from_utc_text(row.at).astimezone(SHANGHAI),
         trigger=row.trigger,
         actor=actor, data=data, policy_id=row.policy_id, policy_hash=row.policy_hash,
-        derived=_derived(row.derived))
+        derived=derived_of(row.derived))
 
 
 @lru_cache(maxsize=4096)
-def _derived(text: str) -> Derived:
+def derived_of(text: str) -> Derived:
     # Derived values are frozen, and many events of a history derive the same (a state, a
     # category, a body): one parse serves them all.
     return Derived.model_validate_json(text)

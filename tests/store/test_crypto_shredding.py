@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from pg import BIN, PostgresServer
+from sqlalchemy import select
 from store_cases import at, drive
 from test_retention import CASE, PERSONAL, WORKER, drive_to_phase_out
 from test_vault_encryption import database_bytes, found_in
 
 from jiekun.persistence.keys import FileKeyProvider
+from jiekun.persistence.schema import case_keys
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import KeyUnavailable
 from jiekun.scheduler.firing import TimerFirer
@@ -36,6 +38,14 @@ def drive_to_exit(engine: Engine) -> None:
     engine.fire(CASE, "confirm_exit", gu, at("2025-06-05T11:00:00+08:00"))
     case = engine.stored_case(CASE)
     assert case is not None and case.state == "exited"
+
+
+def key_reference(engine: Engine, case_id: str) -> str | None:
+    """The reference of the case's data key the store records (``case_keys``)."""
+    with engine.store.reading() as connection:
+        found = connection.execute(select(case_keys.c.key_ref).where(
+            case_keys.c.case_id == case_id)).scalar()
+    return None if found is None else str(found)
 
 
 def backup(url: str, pg: PostgresServer | None, engine: Engine, where: Path) -> Path:
@@ -68,17 +78,22 @@ def test_a_backup_from_before_the_purge_gives_nothing_back(
     drive_to_exit(engine)
     copy = backup(backend, pg, engine, tmp_path)
     assert found_in(copy.read_bytes()) == []  # sealed in the backup as well
+    with engine.store.reads() as reads:
+        scope = reads.store_origin()
+    keys = FileKeyProvider(master_key)
+    reference = key_reference(engine, CASE)  # new cases' keys come from a batch, by reference
+    assert reference is not None and keys.keys_by_reference(scope, [reference])
 
     fired = TimerFirer(engine).catch_up(SimulatedClock(at("2025-06-05T12:00:00+08:00")),
                                         at("2036-01-01T00:00:00+08:00"))
     assert ("retention_expired", CASE) in [(f.trigger, f.timer.case_id) for f in fired]
     purged = engine.stored_case(CASE)
     assert purged is not None and purged.state == "purged" and purged.application is None
-    with engine.store.reads() as reads:
-        scope = reads.store_origin()
-    keys = FileKeyProvider(master_key)
-    assert keys.data_key(scope, CASE, create=False) is None  # shredded
-    assert keys.data_key(scope, "KEEP-1", create=False) is not None
+    assert keys.keys_by_reference(scope, [reference]) == {}  # shredded
+    assert keys.data_key(scope, CASE, create=False) is None
+    assert key_reference(engine, CASE) is None  # the store's reference went with the rows
+    kept_reference = key_reference(engine, "KEEP-1")
+    assert kept_reference is not None and keys.keys_by_reference(scope, [kept_reference])
 
     restored = Engine.open(restore(copy, pg), decider=decider)  # with the live key store
     try:

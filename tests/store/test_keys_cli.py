@@ -11,6 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from store_cases import drive
 
+from jiekun.persistence import key_pool
 from jiekun.persistence.keys import MASTER_KEY_ENV, FileKeyProvider
 from jiekun.workflow.cli import main
 from jiekun.workflow.decider import Decider
@@ -56,7 +57,9 @@ def test_init_status_and_a_resumed_rotation(backend: str, decider: Decider,
         body = json.loads(status.output)
         first = body["current_master_key"]
         assert body["master_keys"] == [first] and body["algorithm"] == "aes-256-gcm"
-        assert {(k["kind"], k["count"]) for k in body["keys"]} == {("case", 3), ("index", 1)}
+        # three cases' keys, from one batch made ahead (the rest of it unused), and the index
+        assert {(k["kind"], k["count"]) for k in body["keys"]} == {
+            ("case", 3), ("unused", key_pool.BATCH - 3), ("index", 1)}
 
         # interrupted after one key: both master keys in the file, both open
         partial = provider.rotate(limit=1)

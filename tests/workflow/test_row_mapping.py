@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jiekun.policies.application import Application, validate_application
-from jiekun.workflow.audit import _vault_differs
+from jiekun.workflow.audit import vault_differs
 from jiekun.workflow.records import CaseState, Derived, Event
-from jiekun.workflow.row_mapping import _derived
+from jiekun.workflow.row_mapping import derived_of
 
 CASE = Path(__file__).parents[1] / "cases" / "assess" / "01-deep-income-exactly-2L.json"
 
@@ -36,10 +36,10 @@ def test_a_trusted_event_is_the_event_model_construct_makes() -> None:
 
 def test_a_derivation_is_parsed_once_per_text_and_a_new_text_misses() -> None:
     text = Derived(state="deep_review", category="deep").model_dump_json()
-    assert _derived(text) is _derived(text)
-    assert _derived(text) == Derived.model_validate_json(text)
+    assert derived_of(text) is derived_of(text)
+    assert derived_of(text) == Derived.model_validate_json(text)
     other = Derived(state="deep_review", category="relative").model_dump_json()
-    assert _derived(other).category == "relative"
+    assert derived_of(other).category == "relative"
 
 
 def test_the_vault_compared_by_text_tells_what_parsing_tells() -> None:
@@ -47,14 +47,14 @@ def test_the_vault_compared_by_text_tells_what_parsing_tells() -> None:
     applicant = application.applicant.id_number
     folded = CaseState("C-1", application=application, applicant_id=applicant)
     written = application.model_dump_json()
-    assert not _vault_differs(folded, (applicant, written))
+    assert not vault_differs(folded, (applicant, written))
     # the same application in another JSON layout: not the engine's text, parsed, equal
     relaid = json.dumps(json.loads(written), indent=2, ensure_ascii=False)
-    assert relaid != written and not _vault_differs(folded, (applicant, relaid))
-    assert _vault_differs(folded, ("110101199001011234", written))  # another applicant
+    assert relaid != written and not vault_differs(folded, (applicant, relaid))
+    assert vault_differs(folded, ("110101199001011234", written))  # another applicant
     changed = json.loads(written)
     changed["applicant"]["name"] = changed["applicant"]["name"] + "X"
-    assert _vault_differs(folded, (applicant, json.dumps(changed, ensure_ascii=False)))
-    assert _vault_differs(folded, (applicant, "{not json"))
-    assert _vault_differs(folded, None)
-    assert not _vault_differs(CaseState("C-2"), None)
+    assert vault_differs(folded, (applicant, json.dumps(changed, ensure_ascii=False)))
+    assert vault_differs(folded, (applicant, "{not json"))
+    assert vault_differs(folded, None)
+    assert not vault_differs(CaseState("C-2"), None)

@@ -1,4 +1,5 @@
-"""``jiekun keys init|status|rotate``: the master key of the vault (issue 19).
+"""``jiekun keys init|status|rotate [--index]``: the master key of the vault and the key of
+its applicant index (issue 19).
 
 The master key lives in a file (``JIEKUN_MASTER_KEY_FILE``, or ``<db>.master-key`` beside a
 SQLite store), mode 0600; the wrapped data keys of the cases in its key store beside it
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from jiekun.persistence.database import configured_for_url, key_file_beside
+from jiekun.persistence.index_rotation import rotate_index_at
 from jiekun.persistence.keys import (
     MASTER_KEY_ENV,
     FileKeyProvider,
@@ -71,9 +73,10 @@ def keys_status(db_url: str, fmt: str) -> None:
     try:
         with engine.store.reads() as reads:
             scope = reads.store_origin()  # the provider keeps each store's keys apart by it
+            used = reads.key_references()  # batch keys that seal a case
     finally:
         engine.close()
-    result = {"store": scope, **provider.status(scope)}
+    result = {"store": scope, **provider.status(scope, used)}
     emit(fmt, result, _status_text)
 
 
@@ -83,18 +86,43 @@ def _status_text(r: dict[str, Any]) -> str:
              + ("; a rotation is in progress: run `jiekun keys rotate` to finish it"
                 if r["rotation_in_progress"] else ""),
              f"cipher of new data keys: {r['algorithm']}"]
-    lines += [f"  {k['count']} {'case' if k['kind'] == 'case' else 'index'} key(s) under "
+    lines += [f"  {k['count']} {_KINDS.get(k['kind'], k['kind'])} key(s) under "
               f"{k['master_key']}, {k['algorithm']}" for k in r["keys"]]
+    if any(k["kind"] in ("index-next", "index-switch") for k in r["keys"]):
+        lines.append("an index re-keying is in progress: run `jiekun keys rotate --index` to "
+                     "finish it")
     return "\n".join(lines)
 
 
+_KINDS = {"case": "case", "unused": "unused (made ahead in a batch)", "index": "index",
+          "index-next": "new index (re-keying)", "index-switch": "new index (switching)"}
+
+
 @keys.command("rotate")
+@click.option("--index", "index", is_flag=True,
+              help="re-key the applicant index instead: hash every row under a new index key "
+                   "and destroy the old one (after purges, before a backup is handed on)")
 @db_option
 @store_common
-def keys_rotate(db_url: str, fmt: str) -> None:
+def keys_rotate(index: bool, db_url: str, fmt: str) -> None:
     """Rewrap every data key under a new master key (what they seal is not touched). Both
-    keys open until it is done; an interrupted rotation is finished by running it again."""
+    keys open until it is done; an interrupted rotation is finished by running it again.
+    With --index: re-key the applicant index of this store (writers wait meanwhile)."""
     provider = _file_provider(db_url)
+    if index:
+        open_engine(db_url, fmt).close()  # exits 4 when missing, behind or unreachable
+        emit(fmt, rotate_index_at(db_url, provider), _index_text)
+        return
     done = provider.rotate()
     emit(fmt, done, lambda r: f"rotated: {r['rewrapped']} key(s) rewrapped under "
                               f"{r['master_key']}; retired {', '.join(r['retired']) or 'none'}")
+
+
+def _index_text(r: dict[str, Any]) -> str:
+    text = (f"applicant index re-keyed: {r['rekeyed']} of {r['rows']} row(s) hashed under a "
+            "new index key; the old key " + ("destroyed" if r["old_key_destroyed"]
+                                             else "was destroyed already"))
+    if r["keyless"]:
+        text += (f"; {r['keyless']} row(s) whose data key is gone left as they were (their "
+                 "hash matches nothing now)")
+    return text

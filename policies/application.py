@@ -177,15 +177,59 @@ def problem_lines_zh(head: str, problems: Sequence[FieldProblem]) -> str:
 
 M = TypeVar("M", bound=BaseModel)
 
+# model class → (its one set of field names, None when it is not frozen; the fields that
+# may hold models, alone or in a list)
+_PLANS: dict[type[BaseModel], tuple[set[str] | None, tuple[str, ...]]] = {}
+
+
+def _holds_models(annotation: object) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in typing.get_args(annotation))
+
+
+def _plan(cls: type[BaseModel]) -> tuple[set[str] | None, tuple[str, ...]]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = (
+            set(cls.model_fields) if cls.model_config.get("frozen") else None,
+            tuple(name for name, info in cls.model_fields.items()
+                  if _holds_models(info.annotation)))
+    return plan
+
+
+def share_field_sets(model: BaseModel) -> None:
+    """Let every frozen model in this tree whose fields were all given (always, once an
+    application is validated: each field is required) hold its class's one set of field
+    names instead of a set of its own. pydantic keeps that set per instance
+    (``__pydantic_fields_set__``, 216–472 B: ~40% of a validated application, which a
+    replay of a long history holds for every open case); it changes it only on a copy it has made
+    (``model_copy``) or on assignment, which a frozen model refuses.
+    ``tests/workflow/test_replay_memory.py`` holds copies, dumps and equality unchanged."""
+    shared, children = _plan(type(model))
+    # the set given is a subset of the fields: as many as there are fields means all of them
+    if shared is not None and len(model.__pydantic_fields_set__) == len(shared):
+        object.__setattr__(model, "__pydantic_fields_set__", shared)
+    values = model.__dict__
+    for name in children:
+        value = values.get(name)
+        if isinstance(value, list | tuple):
+            for item in value:
+                share_field_sets(item)
+        elif value is not None:
+            share_field_sets(value)
+
 
 def validate_model(model: type[M], data: object,
                    prefix: str) -> tuple[M | None, list[FieldProblem]]:
     if not isinstance(data, Mapping):
         return None, [FieldProblem(prefix, "must be an object", "应为对象")]
     try:
-        return model.model_validate(data), []
+        validated = model.model_validate(data)
     except ValidationError as error:
         return None, problems_of(error, prefix)
+    share_field_sets(validated)
+    return validated, []
 
 
 def household_problems(household: Household, accident: Accident | None,

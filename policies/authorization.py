@@ -35,13 +35,19 @@ class Actor:
 SYSTEM = Actor("system")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Parties:
     """The case's facts that decide who is who: applicant, receiving union, reviewing body."""
 
     applicant_id: str | None
     grassroots_union: str | None
     reviewing_body: str | None
+
+    def __init__(self, applicant_id: str | None, grassroots_union: str | None,
+                 reviewing_body: str | None) -> None:
+        # filled at once, not through object.__setattr__ per field: one per command
+        self.__dict__.update(applicant_id=applicant_id, grassroots_union=grassroots_union,
+                             reviewing_body=reviewing_body)
 
 
 Reason = tuple[str, str]  # why not, in English and in Chinese
@@ -81,7 +87,8 @@ def _actor_zh(actor: Actor) -> str | None:
 def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, actor: Actor,
               parties: Parties) -> None:
     """Raise NotAuthorized unless one of ``rules`` lets ``actor`` fire ``trigger`` here."""
-    role_rules = [r for r in rules if r.role.value == actor.role
+    # a Role is a StrEnum: it equals its value (no ``.value``, an enum property per rule)
+    role_rules = [r for r in rules if r.role == actor.role
                   and (r.in_states is None or state in r.in_states)]
     if not role_rules:
         roles = sorted({r.role for r in rules if r.in_states is None or state in r.in_states})
@@ -93,10 +100,12 @@ def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, act
                             f"role {actor.role!r} may not fire it here; allowed: {allowed}",
                             reason_zh=f"此时该操作只能由{allowed_zh}办理，{role_zh}不能办理",
                             actor_name_zh=_actor_zh(actor))
-    reasons = [_scope_reason(r, actor, parties) for r in role_rules]
-    if any(reason is None for reason in reasons):
-        return
-    found = [r for r in reasons if r]
+    found = []
+    for role_rule in role_rules:
+        reason = _scope_reason(role_rule, actor, parties)
+        if reason is None:
+            return
+        found.append(reason)
     raise NotAuthorized(trigger, actor.label, "; ".join(en for en, _ in found),
                         reason_zh="；".join(zh for _, zh in found),
                         actor_name_zh=_actor_zh(actor))

@@ -32,6 +32,8 @@ def require_aware(moment: datetime, what: str = "time") -> datetime:
 
 def local_date(moment: datetime) -> date:
     """The Asia/Shanghai calendar date of an aware moment."""
+    if moment.__class__ is datetime and moment.tzinfo is SHANGHAI:
+        return moment.date()  # aware, and in Shanghai already: asked several times an event
     return require_aware(moment).astimezone(SHANGHAI).date()
 
 

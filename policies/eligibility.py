@@ -7,15 +7,16 @@ deep → relative → accident, is assigned. Membership and employment are never
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from jiekun.policies.application import CATEGORIES, Application
 from jiekun.policies.memo import BoundedCache
 from jiekun.policies.money import display, yuan
-from jiekun.policies.policy_file import LivingStandard, Policy
+from jiekun.policies.policy_file import LivingStandard, Multipliers, Policy
 from jiekun.policies.results import RuleResult
 from jiekun.policies.routing import BODY_NAMES, reviewing_body
 from jiekun.policies.rules import rule
@@ -23,7 +24,7 @@ from jiekun.policies.rules import rule
 _ZH_CATEGORY = {"deep": "深度困难", "relative": "相对困难", "accident": "意外致困"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Figures:
     members: int
     income: Decimal  # Y
@@ -31,13 +32,22 @@ class Figures:
     accident_cost: Decimal | None  # A, None without an accident
     standard: Decimal  # L
 
+    def __init__(self, members: int, income: Decimal, rigid: Decimal,
+                 accident_cost: Decimal | None, standard: Decimal) -> None:
+        # filled at once (one per assessment), with L·12·n that every limit multiplies
+        self.__dict__.update(members=members, income=income, rigid=rigid,
+                             accident_cost=accident_cost, standard=standard,
+                             _window=standard * 12 * members)
+
     def monthly(self, total: Decimal) -> str:
         """The per-capita monthly figure of a yearly household total, as displayed."""
         return display(total, 12 * self.members)
 
     def months_of(self, multiple: Decimal) -> Decimal:
-        """multiple × L over the window, for the whole household: m·L·12·n."""
-        return multiple * self.standard * 12 * self.members
+        """multiple × L over the window, for the whole household: m·L·12·n (exact, so the
+        same Decimal whichever product is taken first)."""
+        window: Decimal = self.__dict__["_window"]
+        return multiple * window
 
 
 @dataclass(frozen=True)
@@ -69,23 +79,103 @@ class Assessment:
         }
 
 
-def _compare(rule_id: str, label_zh: str, label_en: str, value: str, total: Decimal,
-             op: str, multiple: Decimal, figures: Figures) -> RuleResult:
-    """``value`` is the per-capita figure as displayed (computed once per assessment)."""
-    bound = figures.months_of(multiple)
-    passed = total <= bound if op == "≤" else total < bound
-    m = f"{multiple.normalize():f}"
-    # the per-capita limit is multiple × L exactly (bound / 12n): a Decimal, no Fraction needed
-    shown = {"value": value, "limit": yuan(multiple * figures.standard), "comparison": op,
-             "multiple": m, "living_standard": yuan(figures.standard)}
+# The comparisons of §1.2: rule id → (the household's yearly total compared, the comparison,
+# the multiple of L). Whether a household qualifies and how that is explained are both read
+# from this one table (``verdict`` and ``assess`` must never disagree).
+_COMPARISONS: dict[str, tuple[str, str, str]] = {
+    "R-DEEP-INCOME": ("income", "≤", "deep_income"),
+    "R-DEEP-NET": ("net", "<", "deep_net"),
+    "R-REL-INCOME": ("income", "≤", "relative_income"),
+    "R-REL-NET": ("net", "≤", "relative_net"),
+    "R-ACC-INCOME": ("income", "≤", "accident_income"),
+    "R-ACC-NET": ("after", "<", "accident_net"),
+}
+# The rules each category needs, all passed (R-ACC-EVENT: ``accident_happened``).
+_CATEGORY_RULES: dict[str, tuple[str, ...]] = {
+    "deep": ("R-DEEP-INCOME", "R-DEEP-NET"),
+    "relative": ("R-REL-INCOME", "R-REL-NET"),
+    "accident": ("R-ACC-EVENT", "R-ACC-INCOME", "R-ACC-NET"),
+}
+
+
+def _totals(f: Figures) -> dict[str, Decimal]:
+    return {"income": f.income, "net": f.income - f.rigid,
+            "after": f.income - (f.accident_cost or Decimal(0))}
+
+
+def _passes(f: Figures, multipliers: Multipliers) -> dict[str, bool]:
+    """Each comparison of ``_COMPARISONS`` (exact: multiplied out); R-ACC-NET fails without a
+    declared accident."""
+    totals = _totals(f)
+    passes = {}
+    for rule_id, (total, op, multiple) in _COMPARISONS.items():
+        value, bound = totals[total], f.months_of(getattr(multipliers, multiple))
+        passes[rule_id] = value <= bound if op == "≤" else value < bound
+    passes["R-ACC-NET"] = passes["R-ACC-NET"] and f.accident_cost is not None
+    return passes
+
+
+def accident_happened(application: Application, on: date) -> bool:
+    """R-ACC-EVENT: an accident is declared, and it happened by ``on``."""
+    accident = application.accident
+    return accident is not None and accident.occurred_on <= on
+
+
+def qualifying(passes: Mapping[str, bool]) -> dict[str, bool]:
+    """Category → whether every rule it needs passed (``passes``: rule id → outcome)."""
+    outcome = passes.__getitem__
+    return {c: all(map(outcome, _CATEGORY_RULES[c])) for c in CATEGORIES}
+
+
+class Verdict(NamedTuple):
+    """What an assessment concludes, without the rules that explain it."""
+
+    category: str | None
+    reviewing_body: str | None
+
+
+def verdict(application: Application, policy: Policy, on: date) -> Verdict:
+    """What ``assess`` concludes (the category, the reviewing body) from the same
+    comparisons, none of them explained: a handful of Decimal comparisons, against ~60 µs for
+    the seven explained rules. The guards that read an assessment decide on this and explain
+    only a refusal. PolicyNotInForce when L is not known on ``on``, as ``assess``."""
+    standard = policy.living_standard_on(on)
+    passes = _passes(_figures(application, standard.amount), policy.multipliers)
+    passes["R-ACC-EVENT"] = accident_happened(application, on)
+    qualifies = qualifying(passes)
+    category = next((c for c in CATEGORIES if qualifies[c]), None)
+    return Verdict(category, reviewing_body(category, application) if category else None)
+
+
+# The texts of a limit (multiple × L) that every household compared against it shows alike:
+# (the multiple, the per-capita limit, L), keyed by the multiple and the standard.
+LIMIT_TEXTS: BoundedCache[tuple[str, str, str]] = BoundedCache(256)
+
+
+def limit_texts(multiple: Decimal, standard: Decimal) -> tuple[str, str, str]:
+    key = (multiple, standard)
+    found = LIMIT_TEXTS.get(key)
+    if found is None:
+        # the per-capita limit is multiple × L exactly (bound / 12n): a Decimal, no Fraction
+        found = LIMIT_TEXTS.put(key, (f"{multiple.normalize():f}", yuan(multiple * standard),
+                                      yuan(standard)))
+    return found
+
+
+def _compare(rule_id: str, label_zh: str, label_en: str, value: str, passed: bool,
+             multiplier: Multipliers, figures: Figures) -> RuleResult:
+    """The comparison ``rule_id`` of ``_COMPARISONS`` explained; ``value`` is the per-capita
+    figure as displayed (computed once per assessment), ``passed`` its outcome (``_passes``)."""
+    op, multiple = _COMPARISONS[rule_id][1], getattr(multiplier, _COMPARISONS[rule_id][2])
+    m, limit, standard = limit_texts(multiple, figures.standard)
+    shown = {"value": value, "limit": limit, "comparison": op, "multiple": m,
+             "living_standard": standard}
     verdict_zh, verdict_en = ("符合", "passed") if passed else ("不符合", "failed")
     r = rule(rule_id)
     return RuleResult(
         rule_id, passed, r.citation,
-        f"{label_zh} {shown['value']} 元 {op} {m} × {shown['living_standard']} = "
-        f"{shown['limit']} 元：{verdict_zh}（{r.title_zh}）",
-        f"{label_en} {shown['value']} {op} {m} × {shown['living_standard']} = "
-        f"{shown['limit']} yuan: {verdict_en} ({r.title_en})",
+        f"{label_zh} {value} 元 {op} {m} × {standard} = {limit} 元：{verdict_zh}（{r.title_zh}）",
+        f"{label_en} {value} {op} {m} × {standard} = {limit} yuan: {verdict_en} ({r.title_en})",
         shown,
     )
 
@@ -96,7 +186,7 @@ def _accident_event(application: Application, on: date) -> RuleResult:
     if accident is None:
         return RuleResult(r.id, False, r.citation, "未申报意外事件：不符合",
                           "no accident declared: failed", {"accident": "none"})
-    happened = accident.occurred_on <= on
+    happened = accident_happened(application, on)
     figures = {"occurred_on": accident.occurred_on.isoformat(), "assessed_on": on.isoformat()}
     if happened:
         return RuleResult(r.id, True, r.citation,
@@ -115,8 +205,8 @@ def _figures(application: Application, standard: Decimal) -> Figures:
         cost = max(Decimal(0), accident.necessary_expenses - accident.compensation_received)
     return Figures(
         members=len(household.members),
-        income=sum((m.annual_income for m in household.members), Decimal(0)),
-        rigid=sum((e.annual_amount for e in household.rigid_expenses), Decimal(0)),
+        income=sum([m.annual_income for m in household.members], Decimal(0)),
+        rigid=sum([e.annual_amount for e in household.rigid_expenses], Decimal(0)),
         accident_cost=cost,
         standard=standard,
     )
@@ -143,29 +233,31 @@ def _household_rules(application: Application, policy: Policy,
         return cached[1]
     f = _figures(application, standard.amount)
     k = policy.multipliers
+    passes = _passes(f, k)
     net = f.income - f.rigid
     per_income, per_net = f.monthly(f.income), f.monthly(net)
     income_zh, income_en = "家庭人均月收入", "per-capita monthly income"
     net_zh, net_en = "扣减刚性支出后人均月纯收入", "per-capita monthly net income"
     deep = (
-        _compare("R-DEEP-INCOME", income_zh, income_en, per_income, f.income, "≤",
-                 k.deep_income, f),
-        _compare("R-DEEP-NET", net_zh, net_en, per_net, net, "<", k.deep_net, f),
+        _compare("R-DEEP-INCOME", income_zh, income_en, per_income, passes["R-DEEP-INCOME"],
+                 k, f),
+        _compare("R-DEEP-NET", net_zh, net_en, per_net, passes["R-DEEP-NET"], k, f),
     )
     relative = (
-        _compare("R-REL-INCOME", income_zh, income_en, per_income, f.income, "≤",
-                 k.relative_income, f),
-        _compare("R-REL-NET", net_zh, net_en, per_net, net, "≤", k.relative_net, f),
+        _compare("R-REL-INCOME", income_zh, income_en, per_income, passes["R-REL-INCOME"],
+                 k, f),
+        _compare("R-REL-NET", net_zh, net_en, per_net, passes["R-REL-NET"], k, f),
     )
-    after = f.income - (f.accident_cost or Decimal(0))
-    acc_net = _compare("R-ACC-NET", "扣减意外必要支出后人均月纯收入",
-                       "per-capita monthly net income after the accident",
-                       f.monthly(after), after, "<", k.accident_net, f)
     if f.accident_cost is None:
-        acc_net = RuleResult(acc_net.id, False, acc_net.citation, "未申报意外事件：不符合",
+        r = rule("R-ACC-NET")
+        acc_net = RuleResult(r.id, False, r.citation, "未申报意外事件：不符合",
                              "no accident declared: failed", {})
-    acc_income = _compare("R-ACC-INCOME", income_zh, income_en, per_income, f.income, "≤",
-                          k.accident_income, f)
+    else:
+        acc_net = _compare("R-ACC-NET", "扣减意外必要支出后人均月纯收入",
+                           "per-capita monthly net income after the accident",
+                           f.monthly(_totals(f)["after"]), passes["R-ACC-NET"], k, f)
+    acc_income = _compare("R-ACC-INCOME", income_zh, income_en, per_income,
+                          passes["R-ACC-INCOME"], k, f)
     found = (f, deep, relative, acc_income, acc_net)
     HOUSEHOLD_CACHE.put(key, (application, found))
     return found
@@ -184,7 +276,8 @@ def category_rules(application: Application, policy: Policy, on: date) -> tuple[
 def assess(application: Application, policy: Policy, on: date) -> Assessment:
     """Assess the household on ``on``; PolicyNotInForce when L is not known for that date."""
     figures, by_category = category_rules(application, policy, on)
-    qualifies: dict[str, bool] = {c: all(r.passed for r in by_category[c]) for c in CATEGORIES}
+    rules = tuple(r for c in CATEGORIES for r in by_category[c])
+    qualifies = qualifying({r.id: r.passed for r in rules})
     category = next((c for c in CATEGORIES if qualifies[c]), None)
     notes = []
     declared = application.declared_category
@@ -193,7 +286,6 @@ def assess(application: Application, policy: Policy, on: date) -> Assessment:
         notes.append(f"申报类别为{_ZH_CATEGORY[declared]}，认定结果为{found} / declared "
                      f"{declared}, assessed {category or 'no category'}")
     body = reviewing_body(category, application) if category else None
-    rules = tuple(r for c in CATEGORIES for r in by_category[c])
     return Assessment(on, policy.id, category, qualifies, body, figures, rules, tuple(notes))
 
 

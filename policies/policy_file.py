@@ -240,7 +240,6 @@ class Policy(_Strict):
 
     def living_standard_on(self, on: date) -> LivingStandard:
         """L in force on ``on``; PolicyNotInForce rather than reusing an old value."""
-        where = self.where
         if on < self.effective_from:
             took_effect = self.effective_from.isoformat()
             raise PolicyNotInForce(on, f"before {self.id} took effect on {took_effect}",
@@ -253,7 +252,7 @@ class Policy(_Strict):
                                    f"{on.isoformat()} 适用的标准在{fix_zh}")
         entries = [e for e in self.living_standard if e.effective_from <= on]
         if not entries:
-            first = self.living_standard[0].effective_from
+            first, where = self.living_standard[0].effective_from, self.where
             raise PolicyNotInForce(on, f"no minimum living standard before {first} in {where}",
                                    f"{where} 中没有 {first} 之前的低保标准")
         return entries[-1]

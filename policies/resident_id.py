@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from operator import mul
 
 from jiekun.policies.field_texts import BilingualValueError
 
@@ -12,8 +13,11 @@ _EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 def check_character(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK[total % 11]
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError(f"expected {len(_WEIGHTS)} digits, got {len(first17)}")
+    # map over C callables: every submitted application's id is checked (a generator with a
+    # zip was ~4 µs of it)
+    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def normalize_id(value: str) -> str:

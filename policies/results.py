@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RuleResult:
     """One rule's outcome. ``rules`` holds the results a rule is made of, as data (R-ELIGIBLE:
     every rule of §1.2 with its figures), never flattened into ``figures``."""
@@ -18,6 +18,15 @@ class RuleResult:
     explanation_en: str
     figures: dict[str, str] = field(default_factory=dict)
     rules: tuple[RuleResult, ...] = ()
+
+    def __init__(self, id: str, passed: bool, citation: str, explanation_zh: str,
+                 explanation_en: str, figures: dict[str, str] | None = None,
+                 rules: tuple[RuleResult, ...] = ()) -> None:
+        # filled at once: the generated frozen __init__ sets each field through
+        # object.__setattr__, and one assessment makes a dozen results (~1.9 µs against ~0.6)
+        self.__dict__.update(id=id, passed=passed, citation=citation,
+                             explanation_zh=explanation_zh, explanation_en=explanation_en,
+                             figures={} if figures is None else figures, rules=rules)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

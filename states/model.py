@@ -195,6 +195,7 @@ class Lifecycle:
     _routes: dict[tuple[str, str | None, str], Route] = field(init=False, repr=False,
                                                              compare=False)
     _timers: dict[TimerKind, TimerDef] = field(init=False, repr=False, compare=False)
+    _state_timers: dict[str, TimerDef] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_index", {s.name: s for s in self.states})
@@ -206,6 +207,9 @@ class Lifecycle:
         # (trigger, source, state after) names one route: what a stored event's fold looks up
         # the time rule looks a case's timer up before every command
         object.__setattr__(self, "_timers", {t.kind: t for t in self.timers})
+        # every transition into a state arms its timer: the first timer naming it, as before
+        object.__setattr__(self, "_state_timers", {
+            state: t for t in reversed(self.timers) for state in t.states})
         object.__setattr__(self, "_routes", {
             (t.name, r.source, r.dest or r.source or ""): r
             for t in self.triggers for r in t.routes})
@@ -224,7 +228,7 @@ class Lifecycle:
         return self._from.get(state, ())
 
     def timer_for_state(self, state: str) -> TimerDef | None:
-        return next((t for t in self.timers if state in t.states), None)
+        return self._state_timers.get(state)
 
     def timer(self, kind: TimerKind) -> TimerDef:
         return self._timers[kind]

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from jiekun.policies.application import Application, Household
+from jiekun.policies.application import Application, Household, share_field_sets
 from jiekun.policies.calendar import WorkingCalendar
 from jiekun.policies.deadlines import local_date
-from jiekun.policies.eligibility import Assessment, assess
+from jiekun.policies.eligibility import Assessment, Verdict, assess, verdict
 from jiekun.policies.policy_file import Policy
 from jiekun.workflow.records import CaseState, Command
 
@@ -35,7 +35,10 @@ class Decision:
     # be dated later, workflow/timing.py)
     due: datetime | None = None
     _assessment: Assessment | None = field(default=None, init=False)
+    _verdict: Verdict | None = field(default=None, init=False)
+    _on: date | None = field(default=None, init=False)
     _application: Application | None = field(default=None, init=False)
+    _application_known: bool = field(default=False, init=False)
     # what the guards, branches and effects of this one decision derive more than once (the
     # aid table of a grant: R-AID-TIER, R-NO-ARBITRARY-CUT and the recorded rank), by name
     memo: dict[str, Any] = field(default_factory=dict, init=False)
@@ -47,11 +50,20 @@ class Decision:
 
     @property
     def on(self) -> date:
-        return local_date(self.command.at)
+        if self._on is None:
+            self._on = local_date(self.command.at)
+        return self._on
 
     @property
     def application(self) -> Application | None:
-        """The application as this event leaves it (a new one, or a new household)."""
+        """The application as this event leaves it (a new one, or a new household); worked
+        out once per decision (its guards, effects and fold each ask)."""
+        if not self._application_known:
+            self._application = self._application_after()
+            self._application_known = True
+        return self._application
+
+    def _application_after(self) -> Application | None:
         new = self.payload.get("application")
         if isinstance(new, Application):
             return new
@@ -59,18 +71,28 @@ class Decision:
         household = self.payload.get("household")
         if current is None or not isinstance(household, Household):
             return current
-        if self._application is None:  # one copy per decision: its assessment is remembered
-            changes: dict[str, Any] = {"household": household}
-            if "accident" in self.payload:
-                changes["accident"] = self.payload["accident"]
-            self._application = current.model_copy(update=changes)
-        return self._application
+        changes: dict[str, Any] = {"household": household}
+        if "accident" in self.payload:
+            changes["accident"] = self.payload["accident"]
+        copied = current.model_copy(update=changes)
+        share_field_sets(copied)  # the case may hold it for long
+        return copied
+
+    def _assessed(self) -> Application:
+        application = self.application
+        if application is None:
+            raise LookupError("no application to assess: personal data was destroyed")
+        return application
 
     def assessment(self) -> Assessment:
         """The assessment on the event's date; PolicyNotInForce when L is unknown then."""
         if self._assessment is None:
-            application = self.application
-            if application is None:
-                raise LookupError("no application to assess: personal data was destroyed")
-            self._assessment = assess(application, self.policy, self.on)
+            self._assessment = assess(self._assessed(), self.policy, self.on)
         return self._assessment
+
+    def verdict(self) -> Verdict:
+        """What the assessment concludes (category, reviewing body), without explaining it:
+        what deciding needs unless a guard refuses (``eligibility.verdict``)."""
+        if self._verdict is None:
+            self._verdict = verdict(self._assessed(), self.policy, self.on)
+        return self._verdict

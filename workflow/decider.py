@@ -36,7 +36,7 @@ from jiekun.policies.policy_file import Policy, load_policy
 from jiekun.policies.results import RuleResult
 from jiekun.states import Effect, FieldType, Lifecycle, Route, TriggerDef
 from jiekun.workflow.context import Decision, OpenCases
-from jiekun.workflow.effects import apply, derive
+from jiekun.workflow.effects import apply, derive, wuxi_time
 from jiekun.workflow.guards import GUARDS
 from jiekun.workflow.machine import NO_CASE, LifecycleMachine, Subject
 from jiekun.workflow.payloads import validate_payload
@@ -148,8 +148,9 @@ class Decider:
     def allowed_triggers(self, state: str | None) -> tuple[str, ...]:
         return self.lifecycle.triggers_from(state)
 
-    def _check_payload(self, case: CaseState, command: Command) -> dict[str, Any]:
-        trigger = self.lifecycle.trigger(command.trigger)
+    def _check_payload(self, case: CaseState, command: Command,
+                       trigger: TriggerDef | None = None) -> dict[str, Any]:
+        trigger = trigger or self.lifecycle.trigger(command.trigger)
         payload = validate_payload(trigger, command.data, local_date(command.at))
         problems = []
         if command.trigger == "raise_objection" and payload["objection_id"] in case.objections_used:
@@ -183,8 +184,8 @@ class Decider:
 
     def _decide(self, case: CaseState | None, command: Command, open_cases: OpenCases
                 ) -> tuple[Event, Application | None, Route]:
-        """The event, the application the payload carried (validated, if any), and the
-        route the machine chose."""
+        """The event, the application as it leaves the case (the payload's, validated, or
+        the case's with the payload's household), and the route the machine chose."""
         require_aware(command.at, "at")
         case = case or CaseState(command.case_id)
         state = case.state
@@ -195,22 +196,22 @@ class Decider:
         trigger = self.lifecycle.trigger(command.trigger)
         parties = case.parties if state is not None else _submission_parties(command.data)
         authorize(trigger.name, trigger.actors, state, command.actor, parties)
-        payload = self._check_payload(case, command)
+        payload = self._check_payload(case, command, trigger)
         decision = Decision(case, command, payload, self.policy, self.calendar, open_cases, state,
                             due)
         subject = Subject(state or NO_CASE, decision)
         route = self.machine.choose_route(subject, command.trigger)
         if route is None:
             raise self._refusal(subject, state, command.trigger)
-        derived = derive(decision, self.lifecycle, subject.state,
+        derived = derive(decision, self.lifecycle,
+                         subject.state if route.dest is None else route.dest,
                          trigger.effects + route.effects)
-        event = Event(
-            case_id=case.case_id, seq=case.version + 1, at=command.at, trigger=command.trigger,
-            actor=command.actor.as_json(), data=self._recorded(command, payload),
-            policy_id=self.policy.id, policy_hash=self.policy.content_hash, derived=derived,
-        )
-        application = payload.get("application")
-        return event, application if isinstance(application, Application) else None, route
+        # every value typed by the engine: the payload validated above, the rest derived
+        event = Event.trusted(case.case_id, case.version + 1, wuxi_time(command.at),
+                              command.trigger, command.actor.as_json(),
+                              self._recorded(command, payload), self.policy.id,
+                              self.policy.content_hash, derived)
+        return event, decision.application, route
 
     def _not_here(self, case: CaseState, command: Command) -> JiekunError:
         """E-TRANSITION, or the rule a trigger names for the states it is refused in."""

@@ -9,15 +9,57 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from jiekun.policies.application import Accident, Application, Household
-from jiekun.policies.deadlines import local_date, months_due, publicity_elapsed_at, years_due
+from jiekun.policies.deadlines import (
+    SHANGHAI,
+    local_date,
+    months_due,
+    publicity_elapsed_at,
+    years_due,
+)
 from jiekun.policies.errors import HistoryTampered, PolicyNotInForce
 from jiekun.states import Effect, Lifecycle, Route, TimerKind
 from jiekun.workflow.context import Decision
 from jiekun.workflow.guards import aid_rank
 from jiekun.workflow.records import AidRecord, CaseState, Derived, Event, Timer
+
+M = TypeVar("M", bound=BaseModel)
+_NONE: frozenset[str] = frozenset()
+
+
+def wuxi_time(value: datetime) -> datetime:
+    """What the records' validators make of an aware time: the moment in Asia/Shanghai."""
+    return value if value.tzinfo is SHANGHAI else value.astimezone(SHANGHAI)
+
+
+def _wuxi_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else wuxi_time(value)
+
+
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
+
+
+def built(model: type[M], values: dict[str, Any]) -> M:
+    """A record of values this module derived and typed itself (never outside input), every
+    field given in the model's order: what ``model_construct`` makes, without validating the
+    engine's own values again (a third of an event's pydantic time went to re-checking
+    them). Every field given, the record shares its class's set of field names, as
+    ``application.share_field_sets`` makes a validated application's (a case holds its timer).
+    ``tests/workflow/test_replay_trusted.py`` holds it equal to the validated record."""
+    record = model.__new__(model)
+    setattr_ = object.__setattr__
+    setattr_(record, "__dict__", values)
+    shared = _ALL_FIELDS.get(model)
+    if shared is None:
+        shared = _ALL_FIELDS[model] = set(model.model_fields)
+    setattr_(record, "__pydantic_fields_set__", shared)
+    setattr_(record, "__pydantic_extra__", None)
+    setattr_(record, "__pydantic_private__", None)
+    return record
 
 
 def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,
@@ -40,7 +82,7 @@ def _start_timer(d: Decision, kind: TimerKind, dest: str, category: str | None,
             due = publicity_elapsed_at(at, days, d.calendar)
         except PolicyNotInForce:
             due = None  # computed by its guard once the calendar covers the year
-    return Timer(kind=kind, started=at, due=due)
+    return built(Timer, {"kind": kind, "started": wuxi_time(at), "due": _wuxi_or_none(due)})
 
 
 def _rearmed(d: Decision, timers: tuple[Timer, ...]) -> tuple[Timer, ...]:
@@ -57,8 +99,7 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
     case, at = d.case, d.at
     category, body = case.category, case.reviewing_body
     if Effect.ASSESS in effects:
-        assessment = d.assessment()
-        category, body = assessment.category, assessment.reviewing_body
+        category, body = d.verdict()
     phase_out_end = case.phase_out_end
     if Effect.START_PHASE_OUT in effects:
         phase_out_end = months_due(at, int(d.payload["months"]))
@@ -84,11 +125,12 @@ def derive(d: Decision, lifecycle: Lifecycle, dest: str, effects: tuple[Effect, 
     application = d.application
     if Effect.SET_GRASSROOTS_UNION in effects and application is not None:
         union = application.grassroots_union
-    return Derived(state=dest, grassroots_union=union, category=category, reviewing_body=body,
-                   timers=_rearmed(d, timers), archive_number=archive_number,
-                   phase_out_end=phase_out_end, exited_at=exited_at, aid=aid,
-                   category_changed=changed,
-                   due=d.due if d.due is not None and d.due < d.command.at else None)
+    due = d.due if d.due is not None and d.due < d.command.at else None
+    return built(Derived, {
+        "state": dest, "grassroots_union": union, "category": category,
+        "reviewing_body": body, "timers": _rearmed(d, timers), "archive_number": archive_number,
+        "phase_out_end": _wuxi_or_none(phase_out_end), "exited_at": _wuxi_or_none(exited_at),
+        "aid": aid, "category_changed": changed, "due": _wuxi_or_none(due)})
 
 
 def _aid_record(d: Decision, category: str | None, body: str | None) -> AidRecord:
@@ -119,18 +161,19 @@ def _aid_changes(case: CaseState, event: Event) -> dict[str, Any]:
 def _bookkeeping(case: CaseState, event: Event, effects: tuple[Effect, ...],
                  entered: bool) -> dict[str, Any]:
     data: Mapping[str, Any] = event.data
-    changes: dict[str, Any] = {}
-    opened, used = set(case.objections_open), set(case.objections_used)
+    # the case's own sets wherever nothing changes them: most events touch none, and a
+    # case held by a long replay should not carry a fresh copy of each
+    used, opened = case.objections_used, case.objections_open
     if Effect.OPEN_OBJECTION in effects:
-        opened.add(data["objection_id"])
-        used.add(data["objection_id"])
+        used = used | {data["objection_id"]}
+        opened = opened | {data["objection_id"]}
     if Effect.CLOSE_OBJECTION in effects:
-        opened.discard(data["objection_id"])
-    changes["objections_used"] = frozenset(used)
-    changes["objections_open"] = frozenset() if entered else frozenset(opened)
+        opened = opened - {data["objection_id"]}
+    changes: dict[str, Any] = {"objections_used": used,
+                               "objections_open": _NONE if entered else opened}
     role = event.actor.get("role", "")
-    confirmations = frozenset() if entered else case.confirmations
-    verifications = frozenset() if entered else case.verifications
+    confirmations = _NONE if entered else case.confirmations
+    verifications = _NONE if entered else case.verifications
     if Effect.RECORD_CONFIRMATION in effects:
         confirmations = confirmations | {role}
     if Effect.RECORD_VERIFICATION in effects:
@@ -151,6 +194,8 @@ def _application_after(case: CaseState, event: Event, effects: tuple[Effect, ...
     if Effect.SET_APPLICATION in effects:
         return validated if validated is not None else Application.model_validate(data)
     if Effect.UPDATE_HOUSEHOLD in effects and "household" in data and case.application:
+        if validated is not None:  # the decision's own copy with the new household
+            return validated
         changes: dict[str, Any] = {"household": Household.model_validate(data["household"])}
         if "accident" in data:
             raw = data["accident"]
@@ -163,9 +208,10 @@ def apply(lifecycle: Lifecycle, case: CaseState, event: Event,
           validated: Application | None = None, route: Route | None = None) -> CaseState:
     """The case after ``event``: the fold step, the same for deciding, replaying and auditing.
 
-    ``validated`` and ``route``: the application the decision validated (whose JSON form is
-    the event's data) and the route its machine took, so that deciding does neither twice;
-    a stored event's fold looks its route up. HistoryTampered when the event cannot follow
+    ``validated`` and ``route``: the application as the decision left it (validated from
+    the event's data: a new application, or the case's with the new household) and the
+    route its machine took, so that deciding does neither twice; a stored event's fold
+    looks its route up and validates its data. HistoryTampered when the event cannot follow
     the case (its sequence, its trigger or its state after it)."""
     if event.seq != case.version + 1:
         raise HistoryTampered(case.case_id, event.seq,

@@ -36,21 +36,31 @@ def timer_due(d: Decision, kind: TimerKind) -> datetime:
     return publicity_elapsed_at(timer.started, length, d.calendar)
 
 
-def _due_result(d: Decision, rule_id: str, kind: TimerKind, zh: str, en: str) -> RuleResult:
+def _is_due(d: Decision, kind: TimerKind) -> tuple[bool, datetime]:
+    """Whether the case's ``kind`` timer is due at the command's time, and its due time."""
     due = timer_due(d, kind)
+    return d.command.at >= due, due
+
+
+def _due_result(d: Decision, rule_id: str, kind: TimerKind, zh: str, en: str) -> RuleResult:
+    passed, due = _is_due(d, kind)
     at = d.command.at
-    passed = at >= due
     verdict_zh, verdict_en = ("已到期", "due") if passed else ("未到期", "not due yet")
     return _result(rule_id, passed, f"{zh}{due.isoformat()} 起到期，事件时间 {at.isoformat()}："
                    f"{verdict_zh}", f"{en} is due from {due.isoformat()}, the event is at "
                    f"{at.isoformat()}: {verdict_en}", due=due.isoformat(), at=at.isoformat())
 
 
-def one_open_case(d: Decision) -> RuleResult:
+def _other_open_case(d: Decision) -> tuple[bool, str | None]:
+    """Whether the applicant has no open case but this one, and the open case found."""
     application = d.application
     applicant = application.applicant.id_number if application else d.case.applicant_id
     other = d.open_cases.open_case_of(applicant) if applicant else None
-    passed = other is None or other == d.case.case_id
+    return other is None or other == d.case.case_id, other
+
+
+def one_open_case(d: Decision) -> RuleResult:
+    passed, other = _other_open_case(d)
     return _result("R-ONE-OPEN-CASE", passed,
                    "申请人无其他未结案件" if passed else f"申请人已有未结案件 {other}",
                    "no other open case" if passed else f"the applicant already has open case "
@@ -70,17 +80,23 @@ def publicity_elapsed(d: Decision) -> RuleResult:
     return _due_result(d, "R-PUBLICITY-ELAPSED", kind, "公示期满，", "the publicity")
 
 
+def _objection_holds(d: Decision) -> bool:
+    """The objection named is open; or, naming none, no objection is open."""
+    wanted = d.payload.get("objection_id")
+    return wanted in d.case.objections_open if wanted is not None else not d.case.objections_open
+
+
 def objection(d: Decision) -> RuleResult:
     open_ = d.case.objections_open
     wanted = d.payload.get("objection_id")
     if wanted is not None:
-        passed = wanted in open_
+        passed = _objection_holds(d)
         return _result("E-OBJECTION", passed,
                        f"异议 {wanted} {'处于未决状态' if passed else '不是未决异议'}",
                        f"objection {wanted} is {'open' if passed else 'not open'}",
                        objection_id=str(wanted))
     listed = ", ".join(sorted(open_))
-    return _result("E-OBJECTION", not open_,
+    return _result("E-OBJECTION", _objection_holds(d),
                    "无未决异议" if not open_ else f"尚有未决异议：{listed}",
                    "no open objection" if not open_ else f"open objections: {listed}",
                    open_objections=listed)
@@ -198,4 +214,20 @@ GUARDS: dict[str, Guard] = {
     "R-RETENTION": retention,
     "R-EXIT-CONFIRM": exit_confirm,
     "R-EXIT-REFUSAL": exit_refusal,
+}
+
+# What a guard concludes, without its explanation, for the guards whose explanation costs
+# much more than the outcome (an assessment's seven explained rules, due times and texts): the
+# machine asks these first and runs the guard itself, explained, only when one says no. Each
+# is the guard's own decisive test (the helper both call), never a second version of it.
+Outcome = Callable[[Decision], bool]
+OUTCOMES: dict[str, Outcome] = {
+    "R-ONE-OPEN-CASE": lambda d: _other_open_case(d)[0],
+    "R-ELIGIBLE": lambda d: d.verdict().category is not None,
+    "R-OUT-OF-HARDSHIP": lambda d: d.verdict().category is None,
+    "R-PUBLICITY-ELAPSED": lambda d: _is_due(d, TimerKind(str(d.source)))[0],
+    "E-OBJECTION": _objection_holds,
+    "R-RECHECK-CADENCE": lambda d: _is_due(d, TimerKind.RECHECK)[0],
+    "R-PHASEOUT-ELAPSED": lambda d: _is_due(d, TimerKind.PHASE_OUT)[0],
+    "R-RETENTION": lambda d: _is_due(d, TimerKind.RETENTION)[0],
 }

@@ -7,7 +7,13 @@ Built once (a Machine per case costs ~30× more: workflow/DESIGN.md, transitions
 never registered, so the machine holds no reference to any case. Each route has one condition, a
 bound callable that checks the route's branch, then its route-only payload requirements, then
 its guards in states/LIFECYCLE.md order; the first guard that fails is recorded on the subject,
-because ``transitions`` itself only returns False.
+because ``transitions`` itself only returns False. A guard with an outcome of its own
+(``guards.OUTCOMES``) is asked that first; only a refusal is explained.
+
+The machine chooses the route; it does not move the subject. Every route is added as an
+internal transition (no destination), because the state after a command is the fold's to set
+(from the chosen route's destination, recorded in the event): moving a subject that is thrown
+away right after, with its exit and enter callbacks, was a third of the machine's time.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from jiekun.policies.results import RuleResult
 from jiekun.policies.rules import RULE_IDS
 from jiekun.states import Branch, Lifecycle, Route, build_lifecycle
 from jiekun.workflow.context import Decision
-from jiekun.workflow.guards import GUARDS
+from jiekun.workflow.guards import GUARDS, OUTCOMES
 
 NO_CASE = "__none__"  # the machine's stand-in for "no case yet", the source of submit
 
@@ -34,7 +40,8 @@ Condition = Callable[[EventData], bool]
 
 @dataclass
 class Subject:
-    """The machine's model for one command: its state, the decision, what a guard said."""
+    """The machine's model for one command: its state, the decision, what the guards
+    explained (a guard whose outcome passed is not explained: ``guards.OUTCOMES``)."""
 
     state: str
     decision: Decision
@@ -74,7 +81,8 @@ def _route_condition(route: Route, trigger: str) -> Condition:
     transition's conditions in order and stops at the first False, so the outcome is the same,
     and its per-condition dispatch is what the hot path of a transition spends most on."""
     branch = BRANCHES[route.branch] if route.branch is not None else None
-    guards = tuple(GUARDS[g] for g in route.guards)
+    # (what the guard concludes, if it can say so apart, the guard explained)
+    guards = tuple((OUTCOMES.get(g), GUARDS[g]) for g in route.guards)
 
     def holds(event: EventData) -> bool:
         subject = _subject(event)
@@ -90,7 +98,9 @@ def _route_condition(route: Route, trigger: str) -> Condition:
                              f"案件从{state_zh(origin)}返回时必须填写此项", MISSING)
                 for f in missing])
             return False
-        for check in guards:
+        for outcome, check in guards:
+            if outcome is not None and outcome(decision):
+                continue  # passed: nothing reads a passed guard's explanation
             result = check(decision)
             subject.results.append(result)
             if not result.passed:
@@ -115,12 +125,13 @@ class LifecycleMachine:
         )
         for trigger in self.lifecycle.triggers:
             for route in trigger.routes:
-                self.machine.add_transition(trigger.name, route.source or NO_CASE, route.dest,
+                self.machine.add_transition(trigger.name, route.source or NO_CASE, None,
                                             conditions=[_route_condition(route, trigger.name)])
 
     def choose_route(self, subject: Subject, trigger: str) -> Route | None:
         """Run ``trigger`` on the subject through the machine: the route taken, or None when
-        every route was refused (the subject then holds what refused it)."""
+        every route was refused (the subject then holds what refused it). The subject stays
+        in its state: where the route leads is ``route.dest`` (None: where it is)."""
         with self._lock:
             moved = self.machine.events[trigger].trigger(subject)
         return subject.route if moved else None

@@ -102,7 +102,8 @@ VALIDATORS: dict[FieldType, Validator] = {
 
 
 def is_application_payload(trigger: TriggerDef) -> bool:
-    return [f.type for f in trigger.payload] == [FieldType.APPLICATION]
+    fields = trigger.payload
+    return len(fields) == 1 and fields[0].type == FieldType.APPLICATION
 
 
 def validate_payload(trigger: TriggerDef, data: Mapping[str, Any] | None,

@@ -35,7 +35,7 @@ class Violation:
                 "message": self.message, "message_zh": self.message_zh}
 
 
-@dataclass
+@dataclass(slots=True)  # one per case of a replay: no __dict__ each
 class CaseReplay:
     """One case as replayed: its state after the events applied, the first violation.
     ``events`` holds the events applied unless the replay was asked to count them only

@@ -1,7 +1,7 @@
 """The memos of issue 18 answer what the rules answer without them, and miss whenever an input
 they depend on changes: the application (an amendment), the policy version (its hash), the
 standard in force, the working-day calendar, the length and start of a deadline, the tier
-tables of a policy."""
+tables of a policy, the multiple and the standard of a limit's texts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from jiekun.policies.aid_tables import AidPolicy, Tier, TierTable
 from jiekun.policies.application import Application, validate_application
 from jiekun.policies.calendar import WorkingCalendar
 from jiekun.policies.deadlines import SHANGHAI, publicity_elapsed_at
-from jiekun.policies.eligibility import HOUSEHOLD_CACHE, assess
+from jiekun.policies.eligibility import HOUSEHOLD_CACHE, LIMIT_TEXTS, assess, limit_texts
 from jiekun.policies.memo import BoundedCache, caches_off
 from jiekun.policies.policy_file import CalendarYear, Policy
 
@@ -118,3 +118,32 @@ def test_tier_tables_are_found_by_key_and_a_new_policy_misses() -> None:
     other = changed.table("living", "deep", None)
     assert other is not None and other.tiers[0].id == "B"  # not the memo of the old tables
     assert AidPolicy(tables=[_table("living", "C")]).table("living", "deep", None) != found
+
+
+def test_limit_texts_are_keyed_by_the_multiple_and_the_standard() -> None:
+    LIMIT_TEXTS.clear()
+    two = limit_texts(Decimal("2"), Decimal("1115"))
+    assert two == ("2", "2230.00", "1115.00")
+    assert limit_texts(Decimal("2"), Decimal("1115")) is two  # remembered
+    assert limit_texts(Decimal("3"), Decimal("1115")) == ("3", "3345.00", "1115.00")
+    assert limit_texts(Decimal("2"), Decimal("1167")) == ("2", "2334.00", "1167.00")
+    assert limit_texts(Decimal("1.5"), Decimal("1115.50")) == ("1.5", "1673.25", "1115.50")
+    assert (LIMIT_TEXTS.hits, LIMIT_TEXTS.misses) == (1, 4)
+
+
+def test_an_assessment_under_a_new_multiple_or_standard_shows_its_own_limits(
+        application: Application, policy: Policy) -> None:
+    LIMIT_TEXTS.clear()
+    HOUSEHOLD_CACHE.clear()
+    limits = {r.id: r.figures["limit"] for r in assess(application, policy, ON).rules
+              if "limit" in r.figures}
+    assert limits["R-DEEP-INCOME"] == "2230.00"  # 2 × 1115
+    stricter = policy.model_copy(update={"multipliers": policy.multipliers.model_copy(
+        update={"deep_income": Decimal("1.5")})})
+    changed = {r.id: r.figures["limit"] for r in assess(application, stricter, ON).rules
+               if "limit" in r.figures}
+    assert changed["R-DEEP-INCOME"] == "1672.50"
+    later = {r.id: r.figures["limit"] for r in
+             assess(application, policy, date(2025, 7, 1)).rules if "limit" in r.figures}
+    assert later["R-DEEP-INCOME"] == "2334.00"  # 2 × 1167
+    assert assess(application, stricter, ON).as_json() == _uncached(application, stricter, ON)

@@ -118,6 +118,23 @@ class RawWriter:
         self.engine.dispose()
 
 
+def alternate(runs: list[CaseRun], rounds: int, sides: list[Callable[[list[Step]], float]],
+              report: Callable[[int, int, list[float]], None]) -> tuple[int, list[float]]:
+    """Time every side on the same steps, ``rounds`` rounds over ``runs`` split evenly, the
+    order of the sides reversed every other round (a drift of the machine then hits every side
+    alike); returns the steps timed and each side's seconds."""
+    seconds = [0.0] * len(sides)
+    total = 0
+    for n in range(rounds):
+        part = stream(runs[n::rounds])
+        total += len(part)
+        order = list(enumerate(sides))
+        for slot, side in order if n % 2 == 0 else reversed(order):
+            seconds[slot] += side(part)
+        report(n, total, seconds)
+    return total, seconds
+
+
 def run_engine(engine: Engine, steps: list[Step]) -> float:
     execute = engine.execute
     commands = [s.command for s in steps]
@@ -179,8 +196,6 @@ def measure(backend: str, urls: list[str], runs: list[CaseRun], decider: Decider
     for writer in writers:
         writer.create_cases(runs)
     engine = Engine.open(urls[1], decider=decider)
-    seconds = [0.0, 0.0, 0.0]  # raw, engine, raw through make_engine
-    total = 0
     try:
         warmup = min(warmup, len(runs) // 4)  # a small run (BENCH_*) keeps cases to time
         first = stream(runs[:warmup])
@@ -189,18 +204,17 @@ def measure(backend: str, urls: list[str], runs: list[CaseRun], decider: Decider
         run_engine(engine, first)
         timed = runs[warmup:]
         quiet_heap()
-        for n in range(rounds):
-            part = stream(timed[n::rounds])
-            total += len(part)
-            jobs: list[tuple[int, Callable[[], float]]] = [
-                (0, partial(raw.write, part)), (1, partial(run_engine, engine, part))]
-            if immediate is not None:
-                jobs.append((2, partial(immediate.write, part)))
-            for slot, job in jobs if n % 2 == 0 else reversed(jobs):
-                seconds[slot] += job()
+        sides: list[Callable[[list[Step]], float]] = [raw.write,
+                                                       partial(run_engine, engine)]
+        if immediate is not None:
+            sides.append(immediate.write)
+
+        def report(n: int, total: int, seconds: list[float]) -> None:
             if log is not None:
                 log(f"{backend}: round {n + 1}/{rounds}, {total:,} steps: raw "
                     f"{total / seconds[0]:,.0f}/s, engine {total / seconds[1]:,.0f}/s")
+
+        total, seconds = alternate(timed, rounds, sides, report)
         # the raw side writes the very rows computed in memory; the engine seals personal
         # values and salts their digests, so its rows are held to what was decided
         expected = {(s.row.case_id, s.row.seq, s.hash) for r in runs for s in r.steps}
@@ -241,24 +255,20 @@ def encryption_cost(urls: list[str], runs: list[CaseRun], decider: Decider, key_
     after an untimed warm-up."""
     plain = Engine.open(urls[0], decider=decider, keys=NO_ENCRYPTION)
     sealed = Engine.open(urls[1], decider=decider, keys=FileKeyProvider(key_file))
-    seconds = [0.0, 0.0]
-    total = 0
     try:
         warmup = min(warmup, len(runs) // 4)  # a small run (BENCH_*) keeps cases to time
         first = stream(runs[:warmup])
         for engine in (plain, sealed):
             run_engine(engine, first)
-        timed = runs[warmup:]
         quiet_heap()
-        for n in range(rounds):
-            part = stream(timed[n::rounds])
-            total += len(part)
-            jobs = [(0, partial(run_engine, plain, part)), (1, partial(run_engine, sealed, part))]
-            for slot, job in jobs if n % 2 == 0 else reversed(jobs):
-                seconds[slot] += job()
+
+        def report(n: int, total: int, seconds: list[float]) -> None:
             if log is not None:
                 log(f"encryption: round {n + 1}/{rounds}, {total:,} steps: plain "
                     f"{total / seconds[0]:,.0f}/s, sealed {total / seconds[1]:,.0f}/s")
+
+        total, seconds = alternate(runs[warmup:], rounds, [partial(run_engine, plain),
+                                                           partial(run_engine, sealed)], report)
     finally:
         plain.close()
         sealed.close()

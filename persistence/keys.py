@@ -148,6 +148,11 @@ def _write_master_keys(path: Path, keys: list[dict[str, str]]) -> None:
 
 
 _SHARED: dict[tuple[str, int], tuple[sqlite3.Connection, threading.Lock]] = {}
+# The index rows last read through a shared connection, by scope, with the mark they were
+# read at (``_mark``): a lookup (every submission's R-ONE-OPEN-CASE) reads them again only
+# when the key store changed since.
+_INDEX_ROWS: dict[tuple[str, int], dict[str, tuple[tuple[int, int],
+                                                   dict[str, tuple[Any, ...]]]]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -164,6 +169,14 @@ def _open_keystore(path: Path) -> sqlite3.Connection:
         "case_id TEXT NOT NULL, master_id TEXT NOT NULL, algorithm TEXT NOT NULL, wrapped BLOB "
         "NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (scope, kind, case_id))")
     return connection
+
+
+def _mark(db: sqlite3.Connection) -> tuple[int, int]:
+    """What changes whenever the key store's content may have: ``PRAGMA data_version``
+    (another connection, e.g. another process re-keying the index, committed since) and the
+    rows this connection changed itself (``total_changes``). Reading it costs a fraction of
+    reading the rows: https://sqlite.org/pragma.html#pragma_data_version"""
+    return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
 
 
 def _wrap_ad(scope: str, kind: str, case_id: str, algorithm: str) -> bytes:
@@ -338,12 +351,21 @@ class FileKeyProvider:
         return made
 
     def _index_rows_locked(self, scope: str) -> dict[str, tuple[Any, ...]]:
-        """``_index_rows`` for a caller holding the lock."""
-        rows = self._db().execute(
+        """``_index_rows`` for a caller holding the lock (the caller does not change what
+        it is given)."""
+        db = self._db()
+        mark = _mark(db)
+        assert self._resolved is not None  # (set by ``_db``)
+        read = _INDEX_ROWS.setdefault((self._resolved, os.getpid()), {})
+        cached = read.get(scope)
+        if cached is not None and cached[0] == mark:
+            return cached[1]
+        rows = {str(kind): tuple(row) for kind, *row in db.execute(
             "SELECT kind, master_id, algorithm, wrapped FROM data_keys WHERE scope = ? AND "
             "case_id = '' AND kind IN (?, ?, ?)",
-            (scope, _INDEX, _INDEX_NEXT, _INDEX_SWITCH)).fetchall()
-        return {str(kind): tuple(row) for kind, *row in rows}
+            (scope, _INDEX, _INDEX_NEXT, _INDEX_SWITCH)).fetchall()}
+        read[scope] = (mark, rows)  # marked before the read: a change meanwhile shows
+        return rows
 
     def _index_rows(self, scope: str) -> dict[str, tuple[Any, ...]]:
         """The store's index keys by kind (index, index-next, index-switch), still wrapped."""

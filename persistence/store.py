@@ -145,7 +145,10 @@ class UnitOfWork:
         return None if row is None else TimerRow(*row)
 
     def load(self, case_id: str) -> Loaded | None:
-        return load_case(self.connection, self._s, case_id, self.vault)
+        loaded = load_case(self.connection, self._s, case_id, self.vault)
+        if loaded is None:
+            self.vault.fresh(case_id)
+        return loaded
 
     def personal_salt(self, case_id: str) -> bytes | None:
         """The salt of the case's new personal digests (None: the store does not encrypt)."""

@@ -18,7 +18,6 @@ Each new personal digest in the chain is salted with a value derived from the ca
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -58,6 +57,7 @@ class Vault:
         self._connection: Connection | None = None
         self._lookup: Callable[[str], str | None] | None = None
         self._made: dict[str, tuple[str, DataKey]] | None = None
+        self._fresh: set[str] = set()  # cases this transaction found no row of
 
     @property
     def has_keys(self) -> bool:
@@ -85,11 +85,22 @@ class Vault:
         reference (``case_keys``) on ``connection``, and keeps the keys it makes for new cases
         to itself until the store writes their references (``made``) and commits
         (``promote``). Caches are shared with the vault it comes from."""
-        view = copy.copy(self)
+        # a plain copy of the attributes: ``copy.copy`` (through ``__reduce_ex__``) cost
+        # more than the rest of a transaction's vault work
+        view = object.__new__(Vault)
+        view.__dict__.update(self.__dict__)
         view._connection = connection
         view._lookup = references
         view._made = {}
+        view._fresh = set()
         return view
+
+    def fresh(self, case_id: str) -> None:
+        """This transaction found no row of ``case_id``: a key it needs is a new one, with no
+        reference nor key to look up first (two reads, one of them in the key store). A key
+        an earlier attempt left by the case's id is then never used; it seals nothing."""
+        if self._made is not None:
+            self._fresh.add(case_id)
 
     def _cache(self, case_id: str, key: DataKey, reference: str | None = None) -> None:
         with self._lock:
@@ -126,6 +137,12 @@ class Vault:
         if self._made and case_id in self._made:
             return self._made[case_id][1]
         provider = self._provider()
+        new_key = getattr(provider, "new_key", None)
+        if create and new_key is not None and self._made is not None \
+                and case_id in self._fresh:
+            made: tuple[str, DataKey] = new_key(self.scope())
+            self._made[case_id] = made
+            return made[1]
         reference = self._reference(case_id)
         by_reference = getattr(provider, "keys_by_reference", None)
         if reference is not None and by_reference is not None:
@@ -134,9 +151,8 @@ class Vault:
                 self._cache(case_id, kept, reference)
             return kept  # None: destroyed by the purge
         key = provider.data_key(self.scope(), case_id, create=False)
-        new_key = getattr(provider, "new_key", None)
         if key is None and create and new_key is not None and self._made is not None:
-            made: tuple[str, DataKey] = new_key(self.scope())
+            made = new_key(self.scope())
             self._made[case_id] = made
             return made[1]
         if key is None and create:

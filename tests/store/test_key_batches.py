@@ -53,7 +53,8 @@ def test_new_cases_take_batch_keys_named_in_the_store(backend: str, decider: Dec
     assert len(set(references.values())) == len(references)  # one key a case
     kinds = _kinds(master_key, scope)
     assert "case" not in kinds  # no key made alone, one commit each
-    assert kinds["pool"] == 2 * key_pool.BATCH  # two batches made, the rest left unused
+    # two batches made (the second twice the first), the rest left unused
+    assert kinds["pool"] == key_pool.BATCH + 2 * key_pool.BATCH
     fresh = Engine.open(backend, decider=decider)  # nothing cached: found by reference
     try:
         for n in (0, key_pool.BATCH + 2):
@@ -155,3 +156,10 @@ def test_a_destroyed_batch_key_is_refused_with_e_key(backend: str, decider: Deci
         assert refused.value.code == "E-KEY"
     finally:
         fresh.close()
+
+
+def test_batches_grow_to_the_largest_and_stay_there() -> None:
+    sizes = [key_pool.batch_size(made) for made in range(12)]
+    assert sizes[:3] == [key_pool.BATCH, 2 * key_pool.BATCH, 4 * key_pool.BATCH]
+    assert sizes == sorted(sizes) and sizes[-1] == key_pool.LARGEST_BATCH
+    assert sizes.count(key_pool.LARGEST_BATCH) > 1

@@ -156,6 +156,26 @@ def test_rotate_index_rekeys_every_row_and_lookups_still_find_them(
     assert_lookups_work(keyed, 4, "K-4")
 
 
+def test_a_rotation_by_another_process_is_seen_by_an_engine_that_looked_up_before(
+        backend: str, keyed: Engine, key_file: Path) -> None:
+    """The engine keeps what it last read of the index key until the key store changes: a
+    re-keying run by another process (not this one's connection to the key store) must
+    still be seen at the next lookup, which then hashes under the new key."""
+    scope = store_scope(keyed.store.engine)
+    assert_lookups_work(keyed)  # the old key read (and kept) by this process
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-m", "jiekun.workflow.cli", "keys", "rotate",
+         "--index", "--db", backend, "--format", "json"], cwd=ROOT, capture_output=True,
+        text=True, env={**os.environ, MASTER_KEY_ENV: str(key_file)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rekeyed"] == 3
+    for n, case_id in enumerate(CASES, start=1):
+        assert_lookups_work(keyed, n, case_id)
+    drive(keyed, "K-4", relative=False, n=4, steps=1)
+    new_key = provider_of(key_file).index_key(scope)
+    assert index_rows(backend)["K-4"] == "h1:" + keyed_hash(new_key, resident_id(4))
+
+
 def test_no_key_configured_exits_4(backend: str, tmp_path: Path) -> None:
     missing = keys_cli("rotate", "--index", "--db", backend, key_file=tmp_path / "nowhere")
     assert missing.exit_code == 4 and "E-KEY" in missing.output, missing.output

@@ -124,6 +124,10 @@ class WritePort(Protocol):
     def last_policy_number(self) -> int:
         """The highest policy version number, with or without text (0: none)."""
 
+    def prefetch_keys(self, case_ids: list[str]) -> None:
+        """Fetch the data keys of cases this transaction is about to load, at once (a page
+        of firings), rather than one key-store read per case."""
+
     def insert_policy_version(self, row: PolicyVersionRow) -> None:
         """Publish a policy version."""
 

@@ -110,6 +110,9 @@ class UnitOfWork:
         row = self._s.backend.lock_and_read(self._cursor, self._s.current_policy_sql).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
+    def prefetch_keys(self, case_ids: list[str]) -> None:
+        self.vault.preload(case_ids)
+
     def policy_version(self, number: int) -> PolicyVersionRow | None:
         """One published policy version, inside this transaction."""
         return policy_rows.by_number(self.connection, number)

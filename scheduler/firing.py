@@ -114,6 +114,7 @@ class TimerFirer:
         fired: list[Firing] = []
         horizon: datetime | None = None
         with self.engine.timer_batch() as batch:
+            batch.prefetch([timer.case_id for timer in page])
             for timer in page:
                 if horizon is not None and timer.due > horizon:
                     break

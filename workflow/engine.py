@@ -53,6 +53,10 @@ class TimerBatch:
         self.committed: list[Event] = []
         self._refused: dict[TimerClaim, tuple[Command, JiekunError]] = {}
 
+    def prefetch(self, case_ids: list[str]) -> None:
+        """The data keys of the cases about to be fired, fetched at once."""
+        self.uow.prefetch_keys(case_ids)
+
     def fire(self, command: Command, claim: TimerClaim) -> Event:
         """Fire one timer in a savepoint: a refusal rolls back this firing only."""
         try:

@@ -192,7 +192,7 @@ class CaseWriter:
             raise ConcurrencyConflict(command.case_id, version, version + 1) from None
         # a case decided without its application (never parsed) is not kept as this case
         partial = (before.application is None and loaded is not None
-                   and loaded.application is not None)
+                   and loaded.has_application)
         if not partial:
             uow.on_commit(lambda: self._remember(after, hash_))
         return event
@@ -206,7 +206,7 @@ class CaseWriter:
         cached = self._recent.get(row.case_id)
         if cached is not None and cached[0] == row.head_hash:
             return cached[1]
-        if whole or loaded.application is None:
+        if whole or not loaded.has_application:
             return case_of(row.snapshot, loaded.application, row.personal)
         return case_of(row.snapshot, None, row.personal).evolve(
             applicant_id=loaded.applicant_id)

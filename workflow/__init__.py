@@ -9,6 +9,8 @@ The rest of the package (the lifecycle machine, the decider, replay, the command
 reachable through its modules but is not this surface.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import (
     CaseNotFound,
@@ -36,8 +38,21 @@ from jiekun.policies.errors import (
     UnknownTrigger,
     VersionConflict,
 )
-from jiekun.workflow.engine import Engine
 from jiekun.workflow.records import CaseState, Command, Event
+
+if TYPE_CHECKING:
+    from jiekun.workflow.engine import Engine
+
+
+def __getattr__(name: str) -> Any:
+    # Engine is imported when first asked for: it brings SQLAlchemy and alembic (~0.7 s),
+    # which a process that only imports a module of this package (a replay worker, the
+    # command line's replay) never uses
+    if name == "Engine":
+        from jiekun.workflow.engine import Engine
+
+        return Engine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Actor",

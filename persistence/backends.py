@@ -54,6 +54,10 @@ class Backend(Protocol):
     def claimed(self, cursor: Any) -> bool:
         """Whether the claim statement just run took the timer."""
 
+    def run_all(self, cursor: Callable[[], Any], statements: list[tuple[str, Any]]) -> list[int]:
+        """Run ``statements`` (SQL, parameters) in order in the open transaction; the rows
+        each changed. The first that fails raises its driver error (the rest may not run)."""
+
     def after_destroy(self, engine: Engine) -> None:
         """After personal data was deleted: leave no old copy of it in the database files."""
 
@@ -121,6 +125,9 @@ class SqliteBackend:
     def claimed(self, cursor: Any) -> bool:
         return bool(cursor.rowcount == 1)
 
+    def run_all(self, cursor: Callable[[], Any], statements: list[tuple[str, Any]]) -> list[int]:
+        return _one_by_one(cursor, statements)
+
     def after_destroy(self, engine: Engine) -> None:
         # copy the WAL into the file and truncate it: no old copy of the rows stays in the log
         raw = engine.raw_connection()
@@ -162,8 +169,30 @@ class PostgresBackend:
     def claimed(self, cursor: Any) -> bool:
         return cursor.fetchone() is not None
 
+    def run_all(self, cursor: Callable[[], Any], statements: list[tuple[str, Any]]) -> list[int]:
+        # psycopg's pipeline mode: every statement sent before any answer is awaited, so a
+        # transition's writes (event, case, timer, vault rows) cost the server one round trip
+        # instead of one each; errors are raised when the pipeline syncs, at the block's end.
+        # https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html
+        if len(statements) < 2:
+            return _one_by_one(cursor, statements)
+        cursors = [cursor() for _ in statements]
+        with cursors[0].connection.pipeline():
+            for each, (sql, parameters) in zip(cursors, statements, strict=True):
+                each.execute(sql, parameters)
+        return [int(each.rowcount) for each in cursors]
+
     def after_destroy(self, engine: Engine) -> None:
         return None  # dead tuples are PostgreSQL's vacuum's to reclaim
+
+
+def _one_by_one(cursor: Callable[[], Any], statements: list[tuple[str, Any]]) -> list[int]:
+    one = cursor()
+    counts = []
+    for sql, parameters in statements:
+        one.execute(sql, parameters)
+        counts.append(int(one.rowcount))
+    return counts
 
 
 def write_lock_statement() -> Any:

@@ -174,8 +174,9 @@ class UnitOfWork:
         return None if row is None else (str(row[0]), int(row[1]), row[2])
 
     def write(self, w: Write) -> None:
-        """All the writes of one transition; VersionConflict when the case moved on."""
-        c = self.connection
+        """All the writes of one transition; VersionConflict when the case moved on. Every
+        value is sealed first, then the statements run together (``Backend.run_all``: on
+        PostgreSQL one round trip)."""
         s = self._s
         values = vars(w.projection)  # a plain dataclass: its fields are the case columns
         vault = self.vault
@@ -183,40 +184,46 @@ class UnitOfWork:
         if w.projection.personal is not None:
             values = {**values, "personal": vault.seal(
                 case_id, str(w.projection.version), "cases.personal", w.projection.personal)}
-        integrity = c.dialect.dbapi.IntegrityError if c.dialect.dbapi else IntegrityError
-        try:
-            self._run(s.raw_insert_event, _event_values(w.event, w.hash, w.idempotency_key,
-                                                       w.request_digest))
-            if w.expected_version == 0:
-                self._run(s.raw_insert_case, values)
-            else:
-                # the case as this event found it: its version and head (the event's link)
-                done = self._run(s.update_case(w.kept), {
-                    **values, "b_case_id": w.projection.case_id, "b_expected": w.expected_version,
-                    "b_head": w.event.prev_hash})
-                if done.rowcount != 1:
-                    raise VersionConflict(w.projection.case_id)
-        except integrity as error:
-            raise VersionConflict(w.projection.case_id) from error
+        plan: list[tuple[Raw, dict[str, Any]]] = [
+            (s.raw_insert_event, _event_values(w.event, w.hash, w.idempotency_key,
+                                               w.request_digest))]
+        if w.expected_version == 0:
+            plan.append((s.raw_insert_case, values))
+        else:
+            # the case as this event found it: its version and head (the event's link)
+            plan.append((s.update_case(w.kept), {
+                **values, "b_case_id": w.projection.case_id, "b_expected": w.expected_version,
+                "b_head": w.event.prev_hash}))
         if w.event.personal is not None:
-            self._run(s.raw_insert_personal, {
+            plan.append((s.raw_insert_personal, {
                 "case_id": case_id, "seq": w.event.seq,
                 "payload": vault.seal(case_id, str(w.event.seq), "personal_data.payload",
-                                      w.event.personal)})
+                                      w.event.personal)}))
         if w.applicant is not None:
-            self._run(s.raw_upsert_applicant, {
+            plan.append((s.raw_upsert_applicant, {
                 "case_id": case_id,
                 "applicant_id": vault.seal(case_id, "application", "case_personal.applicant_id",
                                            w.applicant[0]),
                 "application": vault.seal(case_id, "application", "case_personal.application",
                                           w.applicant[1]),
-                "applicant_key": vault.index(w.applicant[0])})
+                "applicant_key": vault.index(w.applicant[0])}))
+        recorded = []
         for made, reference in vault.made().items():  # the case's key, named in its store
             if made not in self._recorded:
-                self._run(s.raw_insert_case_key, {"case_id": made, "key_ref": reference})
-                self._recorded.add(made)
+                plan.append((s.raw_insert_case_key, {"case_id": made, "key_ref": reference}))
+                recorded.append(made)
         if w.timer is not None:
-            self._run(s.raw_upsert_timer, vars(w.timer))
+            plan.append((s.raw_upsert_timer, vars(w.timer)))
+        c = self.connection
+        integrity = c.dialect.dbapi.IntegrityError if c.dialect.dbapi else IntegrityError
+        try:
+            counts = s.backend.run_all(c.connection.cursor,
+                                       [(raw.sql, raw.params(v)) for raw, v in plan])
+        except integrity as error:
+            raise VersionConflict(w.projection.case_id) from error
+        if counts[1] != 1:  # the case's row was not the one this event found
+            raise VersionConflict(w.projection.case_id)
+        self._recorded.update(recorded)
         if w.destroy_personal:
             self.destroy_personal(w.event.case_id)
 

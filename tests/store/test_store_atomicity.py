@@ -138,19 +138,23 @@ def test_the_timer_row_is_rolled_back_with_the_event(engine: Engine,
     with engine.store.reading() as connection:
         before = dump_tables(connection)
     assert before["timers"] == []
-    statements = engine.store.statements
-    real_run = UnitOfWork._run
+    # the transition's writes run together (``Backend.run_all``; one pipeline on
+    # PostgreSQL): the failure strikes once they ran, the timer upsert among them
+    backend = engine.store.statements.backend
+    real_run_all = backend.run_all
+    timer_sql = engine.store.statements.raw_upsert_timer.sql
     seen: list[int] = []
 
-    def run(self: UnitOfWork, raw: Any, values: Any) -> Any:
-        result = real_run(self, raw, values)
-        if raw is statements.raw_upsert_timer:
-            seen.append(int(self.connection.execute(text(
-                "SELECT count(*) FROM events WHERE case_id = 'A'")).scalar_one()))
+    def run_all(cursor: Any, statements: list[tuple[str, Any]]) -> list[int]:
+        counts = real_run_all(cursor, statements)
+        if any(sql == timer_sql for sql, _ in statements):
+            probe = cursor()
+            probe.execute("SELECT count(*) FROM events WHERE case_id = 'A'")
+            seen.append(int(probe.fetchone()[0]))
             raise Injected("timer upsert done, commit not reached")
-        return result
+        return counts
 
-    monkeypatch.setattr(UnitOfWork, "_run", run)
+    monkeypatch.setattr(backend, "run_all", run_all)
     with pytest.raises(Injected):
         engine.fire("A", "pass_preliminary_review", union(), at("2024-01-08T11:00:00+08:00"))
     monkeypatch.undo()

@@ -163,3 +163,25 @@ def test_batches_grow_to_the_largest_and_stay_there() -> None:
     assert sizes[:3] == [key_pool.BATCH, 2 * key_pool.BATCH, 4 * key_pool.BATCH]
     assert sizes == sorted(sizes) and sizes[-1] == key_pool.LARGEST_BATCH
     assert sizes.count(key_pool.LARGEST_BATCH) > 1
+
+
+def test_a_key_made_inside_a_savepoint_that_rolls_back_is_not_recorded(
+        backend: str, decider: Decider) -> None:
+    """A unit of work that makes a new case's key inside a savepoint that is undone drops it
+    from the keys its write records (``made``); a key made after, in the same transaction,
+    is the one recorded."""
+    engine = Engine.open(backend, decider=decider)
+    try:
+        with engine.store.unit_of_work() as uow:
+            uow.lock_for_write()
+            assert uow.load("S-1") is None  # (a case with no row: its key is a new one)
+            with pytest.raises(RuntimeError), uow.savepoint():
+                assert uow.personal_salt("S-1") is not None
+                assert set(uow.vault.made()) == {"S-1"}
+                raise RuntimeError("undone")
+            assert uow.vault.made() == {}
+            assert uow.load("S-2") is None
+            assert uow.personal_salt("S-2") is not None
+            assert set(uow.vault.made()) == {"S-2"}
+    finally:
+        engine.close()

@@ -28,7 +28,19 @@ class Reads:
     def __init__(self, connection: Connection, statements: Statements, vault: Vault) -> None:
         self._connection = connection
         self._statements = statements
-        self._vault = vault.on(connection)
+        # a case's key reference found with the store's precompiled statement, as the
+        # writes find it (a history or an export reads case after case)
+        self._vault = vault.on(connection, self._key_reference)
+
+    def _key_reference(self, case_id: str) -> str | None:
+        raw = self._statements.raw_key_ref
+        cursor = self._connection.connection.cursor()
+        try:
+            cursor.execute(raw.sql, raw.params({"case_id": case_id}))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else str(row[0])
 
     def _opened(self, record: EventRecord) -> EventRecord:
         """The record with its personal payload opened (E-KEY when it does not open)."""

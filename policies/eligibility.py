@@ -134,17 +134,43 @@ class Verdict(NamedTuple):
     reviewing_body: str | None
 
 
+# What one household's §1.2 comparisons conclude under one standard, keyed by the application
+# (by identity), the policy (by its content hash) and the standard: the categories it
+# qualifies for, in order, each with whether it also needs the accident to have happened by
+# the day assessed (R-ACC-EVENT, the one rule that reads the day) and its reviewing body. A
+# case's household is judged again at its approval and at each re-check. Bounded; an entry
+# holds the application (~3 KB).
+_Candidates = tuple[tuple[str, bool, str], ...]
+VERDICT_CACHE: BoundedCache[tuple[Application, _Candidates]] = BoundedCache(4096)
+
+
+def _candidates(application: Application, policy: Policy,
+                standard: LivingStandard) -> _Candidates:
+    key = (id(application), policy.content_hash, standard.effective_from, standard.amount)
+    cached = VERDICT_CACHE.get(key)
+    if cached is not None and cached[0] is application:
+        return cached[1]
+    passes = _passes(_figures(application, standard.amount), policy.multipliers)
+    found = []
+    for category in CATEGORIES:
+        needed = _CATEGORY_RULES[category]
+        if all(passes[r] for r in needed if r != "R-ACC-EVENT"):
+            found.append((category, "R-ACC-EVENT" in needed,
+                          reviewing_body(category, application)))
+    VERDICT_CACHE.put(key, (application, tuple(found)))
+    return tuple(found)
+
+
 def verdict(application: Application, policy: Policy, on: date) -> Verdict:
     """What ``assess`` concludes (the category, the reviewing body) from the same
     comparisons, none of them explained: a handful of Decimal comparisons, against ~60 µs for
     the seven explained rules. The guards that read an assessment decide on this and explain
     only a refusal. PolicyNotInForce when L is not known on ``on``, as ``assess``."""
-    standard = policy.living_standard_on(on)
-    passes = _passes(_figures(application, standard.amount), policy.multipliers)
-    passes["R-ACC-EVENT"] = accident_happened(application, on)
-    qualifies = qualifying(passes)
-    category = next((c for c in CATEGORIES if qualifies[c]), None)
-    return Verdict(category, reviewing_body(category, application) if category else None)
+    for category, needs_accident, body in _candidates(
+            application, policy, policy.living_standard_on(on)):
+        if not needs_accident or accident_happened(application, on):
+            return Verdict(category, body)
+    return Verdict(None, None)
 
 
 # The texts of a limit (multiple × L) that every household compared against it shows alike:

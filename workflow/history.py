@@ -8,18 +8,20 @@ a misspelt ``data`` must not silently drop a payload.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from jiekun.policies.authorization import Actor
 from jiekun.policies.errors import FieldProblem, InvalidInput
 from jiekun.policies.field_texts import BilingualValueError, zh_of
 from jiekun.policies.json_input import loads
-from jiekun.policies.money import NumberLiteral
+from jiekun.policies.money import IntLiteral, NumberLiteral
 
 _KEYS = {"case", "at", "event", "actor", "data", "derived"}
 # What an export may add to an event line (workflow/CONTRACT.md §2, §2.1), and their JSON types:
@@ -85,8 +87,78 @@ def _time(raw: object) -> datetime:
     return moment
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+# ``loads``'s settings (number literals kept as written, no NaN), without its error handling:
+# a line this refuses is read again by ``loads``, whose errors name the line.
+_DECODE = json.JSONDecoder(parse_float=NumberLiteral, parse_int=IntLiteral,
+                           parse_constant=_no_constant).decode
+
+
 def parse_line(text: str, number: int) -> HistoryLine:
-    obj = loads(text, f"history line {number}")
+    try:
+        obj = _DECODE(text) if text[:1] == "{" else None
+    except ValueError:
+        obj = None
+    if obj is None:
+        obj = loads(text, f"history line {number}")
+    # most lines are plain events (no export keys, no derivations): checked here in a few
+    # steps; anything else, and every refusal with its message, by the checks below
+    line = _plain_event(obj, number)
+    return line if line is not None else _checked(obj, number)
+
+
+def _plain_event(obj: Any, number: int) -> HistoryLine | None:
+    """The event of a line that has exactly the keys case, at, event, actor (and data) with
+    values of their form, as ``_checked`` makes it; None for any other line."""
+    if type(obj) is not dict or len(obj) != (5 if "data" in obj else 4):
+        return None
+    case, at, trigger, raw_actor = obj.get("case"), obj.get("at"), obj.get("event"), obj.get(
+        "actor")
+    data = obj.get("data")
+    if (type(case) is not str or not case or type(trigger) is not str or not trigger
+            or type(at) is not str or (data is not None and type(data) is not dict)
+            or (data and data.get("redacted") is True)):
+        return None
+    actor = _plain_actor(raw_actor)
+    if actor is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if moment.utcoffset() is None:
+        return None
+    return HistoryLine(number, case, moment, trigger, actor, data)
+
+
+# Actors repeat from line to line (each office, each worker): one immutable Actor each, and
+# the cache is emptied before it grows large.
+_ACTORS: dict[tuple[str, str | None, str | None], Actor] = {}
+
+
+def _plain_actor(raw: Any) -> Actor | None:
+    if type(raw) is not dict:
+        return None
+    role, org, id_number = raw.get("role"), raw.get("org"), raw.get("id_number")
+    # the count rules out unknown keys and explicit nulls
+    if (type(role) is not str or not role
+            or len(raw) != 1 + (org is not None) + (id_number is not None)
+            or (org is not None and (type(org) is not str or not org))
+            or (id_number is not None and (type(id_number) is not str or not id_number))):
+        return None
+    key = (role, org, id_number)
+    actor = _ACTORS.get(key)
+    if actor is None:
+        if len(_ACTORS) >= 4096:
+            _ACTORS.clear()
+        actor = _ACTORS[key] = Actor(role, org, id_number)
+    return actor
+
+
+def _checked(obj: Any, number: int) -> HistoryLine:
     if not isinstance(obj, Mapping):
         raise BilingualValueError("must be a JSON object", "应为 JSON 对象")
     unknown = set(obj) - _KEYS - _EXPORT_KEYS.keys()
@@ -135,7 +207,7 @@ def parse_numbered(text: str, number: int) -> HistoryLine | None:
     """Line ``number`` of a history file: its event, or None for a blank or meta line;
     InvalidInput naming the line when it is malformed (what ``parse_history`` does for each
     line, for a reader that streams a file or hands its lines to other processes)."""
-    if not text.strip():
+    if not text.startswith('{"case"') and not text.strip():
         return None
     try:
         if is_meta(text):
@@ -156,6 +228,49 @@ def parse_history(lines: Iterable[str]) -> Iterator[HistoryLine]:
         line = parse_numbered(text, number)
         if line is not None:
             yield line
+
+
+@dataclass(frozen=True)
+class FileLines:
+    """The lines of a UTF-8 history file, streamed, split as ``str.splitlines`` splits the
+    whole text (so line numbers are those of ``parse_history(text.splitlines())``); read in
+    large pieces, decoded as they come (every replay worker goes through every line of the
+    file). A value, not a closure, so that a process started by spawn can be handed it."""
+
+    path: str | Path
+    piece: int = 1 << 20  # bytes read at a time
+
+    def pieces(self) -> Iterator[str]:
+        """The text in pieces that each end with a line's end (but the last); invalid UTF-8
+        raises UnicodeDecodeError, as reading the file as text does."""
+        decoder = codecs.getincrementaldecoder("utf-8")()  # ~5x a text file's read(n)
+        with open(self.path, "rb") as stream:
+            carry = ""
+            while raw := stream.read(self.piece):
+                block = decoder.decode(raw)
+                # after a "\n" a line ends in the whole text too ("\r\n" is one end, never
+                # cut in two); a piece without one ends after a "\r" that no "\n" follows
+                cut = block.rfind("\n")
+                if cut < 0:
+                    cut = block.rfind("\r", 0, len(block) - 1)
+                if cut < 0:
+                    carry += block
+                    continue
+                yield carry + block[:cut + 1]
+                carry = block[cut + 1:]
+            carry += decoder.decode(b"", final=True)
+            if carry:
+                yield carry
+
+    def __call__(self) -> Iterator[str]:
+        for piece in self.pieces():
+            yield from piece.splitlines()
+
+    def starting_with(self, prefix: str) -> list[str]:
+        """The lines that start with ``prefix`` once their leading blanks are stripped,
+        looked for only in the pieces that hold ``prefix`` at all."""
+        return [text for piece in self.pieces() if prefix in piece
+                for text in piece.splitlines() if text.lstrip().startswith(prefix)]
 
 
 def event_line(case_id: str, at: datetime, trigger: str, actor: Mapping[str, str],

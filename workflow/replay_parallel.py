@@ -10,11 +10,12 @@ id. Every shard sees all cases of its applicants in file order, so R-ONE-OPEN-CA
 what it reads in one process. Every worker gets the file's policy version lines; each event
 keeps its line number. The reports are merged in the order the cases first appear in the file.
 
-The file is read twice and never held whole: once for its policy version lines (an event is
-decided under the version it names, wherever in the file that version's line is), once to
-hand the events out in batches. Each worker keeps a case compact once it can no longer use its
+The file is streamed, never held whole: read once for its policy version lines (an event is
+decided under the version it names, wherever in the file that version's line is), then by each
+worker, which routes every line as every other worker does and judges its own shard's (the
+main process only merges). Each worker keeps a case compact once it can no longer use its
 application, and counts events instead of keeping them (``Replayer``), so memory is bounded by
-the cases still open.
+the cases still open (and the ids of the cases seen, which routing needs).
 """
 
 from __future__ import annotations
@@ -26,23 +27,29 @@ import os
 import traceback
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import connection as pipes
 from pathlib import Path
 from typing import Any
 
 from jiekun.policies.errors import InvalidInput
 from jiekun.workflow.decider import Decider
-from jiekun.workflow.history import parse_numbered
+from jiekun.workflow.history import FileLines, parse_numbered
 from jiekun.workflow.history_versions import versions_in
 from jiekun.workflow.records import CaseState
-from jiekun.workflow.replay import CaseReplay, Replayer, ReplayReport, Violation, replay
+from jiekun.workflow.replay import (
+    FEW_COLLECTIONS,
+    CaseReplay,
+    Replayer,
+    ReplayReport,
+    Violation,
+    few_collections,
+    replay,
+)
 
-# Below this size a history is replayed in one process: starting the workers and handing the
-# lines over cost more than the second core gives back (measured: tests/bench/replaying.py).
+# Below this size a history is replayed in one process: starting the workers and each reading
+# the whole file cost more than the second core gives back (measured: tests/bench/replaying.py).
 PARALLEL_FROM_BYTES = 2_000_000
-BATCH = 2_000  # lines handed to a worker at a time
 _FAST_PREFIX = '{"case": "'
 
 Lines = Callable[[], Iterator[str]]
@@ -51,60 +58,112 @@ Lines = Callable[[], Iterator[str]]
 def file_lines(path: str | Path) -> Lines:
     """The lines of a UTF-8 file, streamed, split as ``str.splitlines`` splits the whole text
     (so line numbers are those of ``replay(text.splitlines())``)."""
-    def read() -> Iterator[str]:
-        with open(path, encoding="utf-8", newline="") as stream:
-            for chunk in stream:
-                yield from chunk.splitlines()
-    return read
+    return FileLines(path)
+
+
+_Row = tuple[int, str, str | None, str | None, str | None, int, Violation | None,
+            list[tuple[int, str, list[str]]]]
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What a worker sends back: its cases in the report's terms, and its first malformed
-    line (number and text), if any."""
+    """What a worker sends back: its cases in the report's terms, each after the number of
+    its first line, and its first malformed line (number and text), if any."""
 
-    cases: list[tuple[str, str | None, str | None, str | None, int, Violation | None,
-                      list[tuple[int, str, list[str]]]]]
+    cases: list[_Row]
     malformed: tuple[int, str] | None = None
     crash: str | None = None
+    unreadable: UnicodeDecodeError | None = None  # raised here as one process raises it
 
 
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector rarely while judging: a replay makes few cycles, and
-    each full collection walks every case held (~20% of a replay's time with the defaults)."""
-    thresholds = gc.get_threshold()
-    gc.freeze()  # what was built before (the decider, the machine) is never garbage
-    gc.set_threshold(50_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+@dataclass
+class _Shard:
+    """Shard ``shard`` of ``workers``, as one worker reads the file: every worker routes
+    every line (routing is deterministic in file order) and keeps its own cases' lines, so
+    that no process hands lines out (a line of another shard costs a prefix check and a
+    lookup, its case's first line a JSON parse). ``stop`` is shared by the workers: the
+    first malformed line found so far, past which no worker need read."""
+
+    shard: int
+    workers: int
+    stop: Any  # a shared multiprocessing value ('q'), 0 until a worker finds a malformed line
+    # case id → the number of its first line when this shard judges it, else 0
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def lines(self, lines: Lines) -> Iterator[tuple[int, str]]:
+        """(number, text) of this shard's event lines, in file order, and the first line
+        that cannot be routed (not an event object, so malformed: the worker names it)."""
+        seen, shard, workers, stop = self.seen, self.shard, self.workers, self.stop
+        start = len(_FAST_PREFIX)
+        for number, text in enumerate(lines(), start=1):
+            if not number & 1023 and stop.value and stop.value < number:
+                return  # a worker found an earlier malformed line: the file is refused
+            # the case id of a line as ``case export`` writes it (``"case"`` its first key, no
+            # escapes, one such key) read without parsing: this runs for every line in every
+            # worker, and a known case's line needs nothing more
+            if (text.startswith(_FAST_PREFIX) and "\\" not in text
+                    and text.count('"case"') == 1 and (end := text.find('"', start)) > 0):
+                first = seen.get(text[start:end])
+                if first is not None:
+                    if first:
+                        yield number, text
+                    continue
+            stripped = text.lstrip()
+            if not stripped:
+                continue
+            if stripped.startswith(('{"policy_version"', '{"checkpoint"')):
+                try:
+                    if parse_numbered(text, number) is None:
+                        continue  # a meta line
+                except InvalidInput:
+                    yield number, text
+                    return
+            routed = _route_key(text)
+            if routed is None:
+                yield number, text  # refused by parse_numbered too (it is not an event)
+                return
+            case_id, key = routed
+            first = seen.get(case_id)
+            if first is None:
+                first = seen[case_id] = (number if _shard_of(key, workers) == shard else 0)
+            if first:
+                yield number, text
+
+    def found_malformed(self, number: int) -> None:
+        with self.stop.get_lock():
+            if not self.stop.value or number < self.stop.value:
+                self.stop.value = number
 
 
-def _work(connection: pipes.Connection, decider: Decider, version_lines: list[str]) -> None:
-    """A worker: judge the batches it is sent, in order, until None; send its outcome."""
+def _work(connection: pipes.Connection, lines: Lines, shard: _Shard, decider: Decider,
+          version_lines: list[str]) -> None:
+    """A worker: judge this shard's lines of the file, in file order; send its outcome."""
     try:
         replayer = Replayer(decider, versions_in(version_lines), keep_events=False,
                             compact=True)
         malformed: tuple[int, str] | None = None
-        with _few_collections():
-            while (batch := connection.recv()) is not None:
-                if malformed is not None:
-                    continue  # the file is invalid input: nothing more to judge
-                for number, text in batch:
-                    try:
-                        line = parse_numbered(text, number)
-                    except InvalidInput:
-                        malformed = (number, text)
-                        break
-                    if line is not None:
-                        replayer.judge(line)
-        connection.send(_Outcome([
-            (case_id, r.case.state, r.case.category, r.case.reviewing_body, r.applied,
-             r.violation, r.unverifiable_lines)
-            for case_id, r in replayer.cases.items()], malformed))
+        # this process only judges, then exits: no thresholds to restore (``few_collections``)
+        gc.freeze()
+        gc.set_threshold(*FEW_COLLECTIONS)
+        for number, text in shard.lines(lines):
+            try:
+                line = parse_numbered(text, number)
+            except InvalidInput:
+                malformed = (number, text)
+                shard.found_malformed(number)
+                break
+            if line is not None:
+                replayer.judge(line)
+        first = shard.seen
+        rows: list[_Row] = [] if malformed else [
+            (first[case_id], case_id, r.case.state, r.case.category, r.case.reviewing_body,
+             r.applied, r.violation, r.unverifiable_lines)
+            for case_id, r in replayer.cases.items()]
+        first.clear()  # the routing and the cases, before the outcome is pickled beside them
+        replayer.cases.clear()
+        connection.send(_Outcome(rows, malformed))
+    except UnicodeDecodeError as error:  # not UTF-8: the file is refused as it is read
+        connection.send(_Outcome([], None, None, error))
     except BaseException:  # a bug, or a refusal the replay re-raises: the parent re-raises it
         connection.send(_Outcome([], None, traceback.format_exc()))
     finally:
@@ -132,15 +191,6 @@ def _route_key(text: str) -> tuple[str, str] | None:
                      else "case:" + case_id)
 
 
-def _case_of(text: str) -> str | None:
-    """The case id of an event line as ``case export`` writes it (``"case"`` its first key,
-    no escapes, one such key), without parsing the JSON; None to parse it."""
-    if not text.startswith(_FAST_PREFIX) or "\\" in text or text.count('"case"') != 1:
-        return None
-    end = text.find('"', len(_FAST_PREFIX))
-    return text[len(_FAST_PREFIX):end] if end > 0 else None
-
-
 def _shard_of(key: str, workers: int) -> int:
     # a stable hash (not ``hash``: salted per process), spread over the workers
     return zlib.crc32(key.encode()) % workers
@@ -160,8 +210,7 @@ def replay_lines(lines: Lines, decider: Decider | None = None, *, file_versions:
     decider = decider or Decider()
     workers = workers or cores()
     try:
-        version_lines = [text for text in lines() if text.lstrip().startswith(
-            '{"policy_version"')] if file_versions else []
+        version_lines = _version_lines(lines) if file_versions else []
         versions_in(version_lines)  # a version line refused: see below
     except InvalidInput:
         # which error the file reports first (a malformed event line, or this one) is what
@@ -172,9 +221,16 @@ def replay_lines(lines: Lines, decider: Decider | None = None, *, file_versions:
     return _on_workers(lines, decider, version_lines, workers)
 
 
+def _version_lines(lines: Lines) -> list[str]:
+    prefix = '{"policy_version"'
+    if isinstance(lines, FileLines):
+        return lines.starting_with(prefix)
+    return [text for text in lines() if text.lstrip().startswith(prefix)]
+
+
 def _in_process(lines: Lines, decider: Decider, version_lines: list[str]) -> ReplayReport:
     replayer = Replayer(decider, versions_in(version_lines), keep_events=False, compact=True)
-    with _few_collections():
+    with few_collections():
         for number, text in enumerate(lines(), start=1):
             line = parse_numbered(text, number)
             if line is not None:
@@ -189,89 +245,44 @@ def _on_workers(lines: Lines, decider: Decider, version_lines: list[str],
     context = (multiprocessing.get_context("fork")
                if "fork" in multiprocessing.get_all_start_methods()
                else multiprocessing.get_context("spawn"))
-    ends = [context.Pipe() for _ in range(workers)]
-    processes = [context.Process(target=_work, args=(child, decider, version_lines),
-                                 daemon=True) for _, child in ends]
+    stop = context.Value("q", 0)
+    ends = [context.Pipe(duplex=False) for _ in range(workers)]
+    processes = [context.Process(target=_work, args=(
+        child, lines, _Shard(shard, workers, stop), decider, version_lines), daemon=True)
+        for shard, (_, child) in enumerate(ends)]
     for process in processes:
         process.start()
     for _, child in ends:
         child.close()
-    order: dict[str, int] = {}  # case id → shard, in the order cases first appear
-    malformed: tuple[int, str] | None = None
     try:
-        malformed = _hand_out(lines, order, [parent for parent, _ in ends], workers)
         outcomes: list[_Outcome] = [parent.recv() for parent, _ in ends]
     finally:
         for parent, _ in ends:
             parent.close()
         for process in processes:
             process.join()
-    return _merged(order, outcomes, malformed)
+    return _merged(outcomes)
 
 
-def _hand_out(lines: Lines, order: dict[str, int], parents: list[pipes.Connection],
-              workers: int) -> tuple[int, str] | None:
-    """Send every event line to its shard, in file order; the first line that cannot be
-    routed (not an event object: it is malformed) stops the reading."""
-    batches: list[list[tuple[int, str]]] = [[] for _ in range(workers)]
-    malformed: tuple[int, str] | None = None
-    for number, text in enumerate(lines(), start=1):
-        stripped = text.lstrip()
-        if not stripped:
-            continue
-        if stripped.startswith(('{"policy_version"', '{"checkpoint"')):
-            try:
-                if parse_numbered(text, number) is None:
-                    continue  # a meta line
-            except InvalidInput:
-                malformed = (number, text)
-                break
-        case_id = _case_of(text)
-        shard = order.get(case_id) if case_id is not None else None
-        if shard is None:
-            routed = _route_key(text)
-            if routed is None:
-                malformed = (number, text)
-                break
-            case_id, key = routed
-            shard = order.get(case_id)
-            if shard is None:
-                shard = order[case_id] = _shard_of(key, workers)
-        batch = batches[shard]
-        batch.append((number, text))
-        if len(batch) >= BATCH:
-            parents[shard].send(batch)
-            batches[shard] = []
-    for shard, batch in enumerate(batches):
-        if batch:
-            parents[shard].send(batch)
-        parents[shard].send(None)
-    return malformed
-
-
-def _merged(order: dict[str, int], outcomes: list[_Outcome],
-            malformed: tuple[int, str] | None) -> ReplayReport:
+def _merged(outcomes: list[_Outcome]) -> ReplayReport:
     crashed = [o.crash for o in outcomes if o.crash is not None]
     if crashed:
         raise RuntimeError(f"a replay worker failed:\n{crashed[0]}")
+    unreadable = [o.unreadable for o in outcomes if o.unreadable is not None]
+    if unreadable:
+        raise unreadable[0]
     found = [o.malformed for o in outcomes if o.malformed is not None]
-    if malformed is not None:
-        found.append(malformed)
     if found:
         number, text = min(found)
         parse_numbered(text, number)  # raises the InvalidInput one process raises
         raise AssertionError(f"line {number} was refused by a worker but parses here")
-    by_case: dict[str, Any] = {}
-    for outcome in outcomes:
-        for row in outcome.cases:
-            by_case[row[0]] = row
-    cases: dict[str, CaseReplay] = {}
-    for case_id in order:
-        _, state, category, body, applied, violation, unverifiable = by_case[case_id]
-        cases[case_id] = CaseReplay(
+    rows = sorted((row for outcome in outcomes for row in outcome.cases),
+                  key=lambda row: row[0])  # the order the cases first appear in
+    return ReplayReport({
+        case_id: CaseReplay(
             CaseState(case_id, state, category=category, reviewing_body=body),
             violation=violation, unverifiable_lines=unverifiable, applied=applied)
-    return ReplayReport(cases)
+        for _, case_id, state, category, body, applied, violation, unverifiable in rows})
 
 
 def replay_file(path: str | Path, decider: Decider | None = None, *,

@@ -205,19 +205,27 @@ def share_field_sets(model: BaseModel) -> None:
     (``__pydantic_fields_set__``, 216–472 B: ~40% of a validated application, which a
     replay of a long history holds for every open case); it changes it only on a copy it has made
     (``model_copy``) or on assignment, which a frozen model refuses.
+    A tree copied with a new part (``model_copy``) is walked down to that part only.
     ``tests/workflow/test_replay_memory.py`` holds copies, dumps and equality unchanged."""
-    shared, children = _plan(type(model))
-    # the set given is a subset of the fields: as many as there are fields means all of them
-    if shared is not None and len(model.__pydantic_fields_set__) == len(shared):
-        object.__setattr__(model, "__pydantic_fields_set__", shared)
+    plan = _PLANS.get(model.__class__)
+    shared, children = plan if plan is not None else _plan(model.__class__)
+    given = model.__pydantic_fields_set__
+    if given is shared:
+        return  # shared here already, so was everything below it (children go first)
     values = model.__dict__
     for name in children:
         value = values.get(name)
-        if isinstance(value, list | tuple):
+        if value is None:
+            continue
+        # a tuple of types, not ``list | tuple``: isinstance is twice as fast with it
+        if isinstance(value, (list, tuple)):
             for item in value:
                 share_field_sets(item)
-        elif value is not None:
+        else:
             share_field_sets(value)
+    # the set given is a subset of the fields: as many as there are fields means all of them
+    if shared is not None and len(given) == len(shared):
+        object.__setattr__(model, "__pydantic_fields_set__", shared)
 
 
 def validate_model(model: type[M], data: object,

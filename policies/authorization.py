@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jiekun.policies.errors import NotAuthorized
+from jiekun.policies.memo import BoundedCache
 from jiekun.policies.routing import BODY_NAMES, CITY
 from jiekun.states import ActorRule, Role, Scope
 from jiekun.states.lifecycle import ROLE_LABELS
@@ -84,13 +85,32 @@ def _actor_zh(actor: Actor) -> str | None:
     return None
 
 
+# (the trigger's rules, by identity, the actor's role, the state) → (those rules, the ones
+# that let that role act there): asked on every command, with a few hundred answers in all.
+# The entry holds the rules, so their id is not reused while it exists.
+ROLE_RULES: BoundedCache[tuple[tuple[ActorRule, ...], tuple[ActorRule, ...]]] = BoundedCache(
+    1024)
+
+
+def rules_for_role(rules: tuple[ActorRule, ...], role: str,
+                   state: str | None) -> tuple[ActorRule, ...]:
+    """The rules of ``rules`` that let ``role`` act in ``state``, in their order."""
+    key = (id(rules), role, state)
+    found = ROLE_RULES.get(key)
+    if found is not None and found[0] is rules:
+        return found[1]
+    # a Role is a StrEnum: it equals its value (no ``.value``, an enum property per rule)
+    chosen = tuple(r for r in rules if r.role == role
+                   and (r.in_states is None or state in r.in_states))
+    ROLE_RULES.put(key, (rules, chosen))
+    return chosen
+
+
 def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, actor: Actor,
               parties: Parties) -> None:
     """Raise NotAuthorized unless one of ``rules`` lets ``actor`` fire ``trigger`` here."""
-    # a Role is a StrEnum: it equals its value (no ``.value``, an enum property per rule)
-    role_rules = [r for r in rules if r.role == actor.role
-                  and (r.in_states is None or state in r.in_states)]
-    if not role_rules:
+    mine = rules_for_role(rules, actor.role, state)
+    if not mine:
         roles = sorted({r.role for r in rules if r.in_states is None or state in r.in_states})
         allowed = ", ".join(r.value for r in roles)
         allowed_zh = "、".join(ROLE_LABELS[r].zh for r in roles)
@@ -101,7 +121,7 @@ def authorize(trigger: str, rules: tuple[ActorRule, ...], state: str | None, act
                             reason_zh=f"此时该操作只能由{allowed_zh}办理，{role_zh}不能办理",
                             actor_name_zh=_actor_zh(actor))
     found = []
-    for role_rule in role_rules:
+    for role_rule in mine:
         reason = _scope_reason(role_rule, actor, parties)
         if reason is None:
             return

@@ -48,9 +48,11 @@ def _shortest_form(literal: str) -> str | None:
 
 def parse_amount(value: object) -> Decimal:
     """The amount as a Decimal; ValueError, with a reason, if workflow/CONTRACT.md refuses it."""
-    if isinstance(value, bool):
+    if value.__class__ is str:  # as applications write amounts: no type to tell apart
+        text: str = value
+    elif isinstance(value, bool):
         raise BilingualValueError("an amount cannot be a boolean", "金额不能是 true 或 false")
-    if isinstance(value, IntLiteral):
+    elif isinstance(value, IntLiteral):
         text = value.text
     elif isinstance(value, int):
         text = str(value)

@@ -34,9 +34,10 @@ class Decision:
     # a timer's firing: its due time, which what the firing derives follows (the event may
     # be dated later, workflow/timing.py)
     due: datetime | None = None
+    # the command's date in Asia/Shanghai, when the caller has worked it out already
+    day: date | None = None
     _assessment: Assessment | None = field(default=None, init=False)
     _verdict: Verdict | None = field(default=None, init=False)
-    _on: date | None = field(default=None, init=False)
     _application: Application | None = field(default=None, init=False)
     _application_known: bool = field(default=False, init=False)
     # what the guards, branches and effects of this one decision derive more than once (the
@@ -50,9 +51,9 @@ class Decision:
 
     @property
     def on(self) -> date:
-        if self._on is None:
-            self._on = local_date(self.command.at)
-        return self._on
+        if self.day is None:
+            self.day = local_date(self.command.at)
+        return self.day
 
     @property
     def application(self) -> Application | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from jiekun.policies.aid_tables import ITEM_LABELS, PAID_ITEMS
 from jiekun.policies.application import Application
@@ -44,12 +45,17 @@ from jiekun.workflow.records import CaseState, Command, Derived, Event
 from jiekun.workflow.timing import check_order
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # a dict, as JSON gives, without asking the Mapping ABC (slow) first
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _submission_parties(data: Mapping[str, Any] | None) -> Parties:
     """Who the parties of a case being submitted are, read from its raw application."""
     raw = data
-    applicant = raw.get("applicant") if isinstance(raw, Mapping) else None
-    id_number = applicant.get("id_number") if isinstance(applicant, Mapping) else None
-    union = raw.get("grassroots_union") if isinstance(raw, Mapping) else None
+    applicant = raw.get("applicant") if _is_mapping(raw) else None
+    id_number = applicant.get("id_number") if _is_mapping(applicant) else None
+    union = raw.get("grassroots_union") if _is_mapping(raw) else None
     return Parties(id_number.upper() if isinstance(id_number, str) else None,
                    union if isinstance(union, str) else None, None)
 
@@ -149,9 +155,10 @@ class Decider:
         return self.lifecycle.triggers_from(state)
 
     def _check_payload(self, case: CaseState, command: Command,
-                       trigger: TriggerDef | None = None) -> dict[str, Any]:
+                       trigger: TriggerDef | None = None, on: date | None = None
+                       ) -> dict[str, Any]:
         trigger = trigger or self.lifecycle.trigger(command.trigger)
-        payload = validate_payload(trigger, command.data, local_date(command.at))
+        payload = validate_payload(trigger, command.data, on or local_date(command.at))
         problems = []
         if command.trigger == "raise_objection" and payload["objection_id"] in case.objections_used:
             used = payload["objection_id"]
@@ -183,10 +190,13 @@ class Decider:
         return self._decide(case, command, open_cases)[0]
 
     def _decide(self, case: CaseState | None, command: Command, open_cases: OpenCases
-                ) -> tuple[Event, Application | None, Route]:
+                ) -> tuple[Event, Application | None, Route, CaseState]:
         """The event, the application as it leaves the case (the payload's, validated, or
-        the case's with the payload's household), and the route the machine chose."""
-        require_aware(command.at, "at")
+        the case's with the payload's household), the route the machine chose and the case
+        decided on (a new one for a submission)."""
+        # the moment in Asia/Shanghai and its date, worked out once: the payload, the guards,
+        # the derivation and the event each read them
+        moment = wuxi_time(require_aware(command.at, "at"))
         case = case or CaseState(command.case_id)
         state = case.state
         due = check_order(case, command.trigger, command.at, self.lifecycle, self.policy,
@@ -196,9 +206,10 @@ class Decider:
         trigger = self.lifecycle.trigger(command.trigger)
         parties = case.parties if state is not None else _submission_parties(command.data)
         authorize(trigger.name, trigger.actors, state, command.actor, parties)
-        payload = self._check_payload(case, command, trigger)
+        on = moment.date()
+        payload = self._check_payload(case, command, trigger, on)
         decision = Decision(case, command, payload, self.policy, self.calendar, open_cases, state,
-                            due)
+                            due, on)
         subject = Subject(state or NO_CASE, decision)
         route = self.machine.choose_route(subject, command.trigger)
         if route is None:
@@ -207,11 +218,11 @@ class Decider:
                          subject.state if route.dest is None else route.dest,
                          trigger.effects + route.effects)
         # every value typed by the engine: the payload validated above, the rest derived
-        event = Event.trusted(case.case_id, case.version + 1, wuxi_time(command.at),
+        event = Event.trusted(case.case_id, case.version + 1, moment,
                               command.trigger, command.actor.as_json(),
                               self._recorded(command, payload), self.policy.id,
                               self.policy.content_hash, derived)
-        return event, decision.application, route
+        return event, decision.application, route, case
 
     def _not_here(self, case: CaseState, command: Command) -> JiekunError:
         """E-TRANSITION, or the rule a trigger names for the states it is refused in."""
@@ -315,7 +326,6 @@ class Decider:
                         open_cases: OpenCases) -> tuple[Event, CaseState]:
         """Decide, and fold the event into the case (``decide`` then ``apply``, sparing the
         fold a second validation of the application and a second search for the route)."""
-        event, application, route = self._decide(case, command, open_cases)
-        return event, apply(self.lifecycle, case or CaseState(event.case_id), event,
-                            application, route)
+        event, application, route, before = self._decide(case, command, open_cases)
+        return event, apply(self.lifecycle, before, event, application, route)
 

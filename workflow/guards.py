@@ -75,8 +75,19 @@ def out_of_hardship(d: Decision) -> RuleResult:
     return out_of_hardship_result(d.assessment())
 
 
+# the publicity state and its timer share a name (looked up, not ``TimerKind(name)``: an
+# enum's call by value costs a microsecond, on every publicity's end)
+_KIND_OF_STATE: dict[str | None, TimerKind] = {kind.value: kind for kind in TimerKind}
+
+
+def publicity_kind(d: Decision) -> TimerKind:
+    """The timer of the publicity the case is in."""
+    kind = _KIND_OF_STATE.get(d.source)
+    return TimerKind(str(d.source)) if kind is None else kind  # (raises as it did)
+
+
 def publicity_elapsed(d: Decision) -> RuleResult:
-    kind = TimerKind(str(d.source))  # the publicity state and its timer share a name
+    kind = publicity_kind(d)
     return _due_result(d, "R-PUBLICITY-ELAPSED", kind, "公示期满，", "the publicity")
 
 
@@ -225,7 +236,7 @@ OUTCOMES: dict[str, Outcome] = {
     "R-ONE-OPEN-CASE": lambda d: _other_open_case(d)[0],
     "R-ELIGIBLE": lambda d: d.verdict().category is not None,
     "R-OUT-OF-HARDSHIP": lambda d: d.verdict().category is None,
-    "R-PUBLICITY-ELAPSED": lambda d: _is_due(d, TimerKind(str(d.source)))[0],
+    "R-PUBLICITY-ELAPSED": lambda d: _is_due(d, publicity_kind(d))[0],
     "E-OBJECTION": _objection_holds,
     "R-RECHECK-CADENCE": lambda d: _is_due(d, TimerKind.RECHECK)[0],
     "R-PHASEOUT-ELAPSED": lambda d: _is_due(d, TimerKind.PHASE_OUT)[0],

@@ -58,6 +58,7 @@ class Vault:
         self._lookup: Callable[[str], str | None] | None = None
         self._made: dict[str, tuple[str, DataKey]] | None = None
         self._fresh: set[str] = set()  # cases this transaction found no row of
+        self._indexed: dict[str, str] | None = None  # a transaction's index hashes
 
     @property
     def has_keys(self) -> bool:
@@ -93,6 +94,7 @@ class Vault:
         view._lookup = references
         view._made = {}
         view._fresh = set()
+        view._indexed = {}
         return view
 
     def fresh(self, case_id: str) -> None:
@@ -242,7 +244,15 @@ class Vault:
         (``jiekun keys rotate --index``), and a hash under the old key would find nothing."""
         if not self.encrypts:
             return applicant_id
-        return INDEX_PREFIX + keyed_hash(self._provider().index_key(self.scope()), applicant_id)
+        # within one transaction (under the store's write lock, which a re-keying takes too)
+        # the key cannot change: a submission's lookup and its row share one hash
+        known = self._indexed.get(applicant_id) if self._indexed is not None else None
+        if known is None:
+            known = INDEX_PREFIX + keyed_hash(self._provider().index_key(self.scope()),
+                                              applicant_id)
+            if self._indexed is not None:
+                self._indexed[applicant_id] = known
+        return known
 
     def salt(self, case_id: str) -> bytes | None:
         """The salt of the case's new personal digests (None: no encryption, digests stay

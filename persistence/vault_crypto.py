@@ -78,10 +78,11 @@ def seal_bytes(algorithm: str, key: bytes, plain: bytes, ad: bytes) -> bytes:
     return nonce + _sm4_seal(key, nonce, plain, ad)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=4096)
 def _aes(key: bytes) -> AESGCM:
     # a cipher object per key, not per value: an audit opens a chunk's values case by case,
-    # and a transition seals a case's values one after another
+    # and a transition seals a case's values one after another; as many as the vault keeps
+    # data keys (``vault._CACHED``), or a page of firings (a key each) misses every time
     return AESGCM(key)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from jiekun.policies.application import CATEGORIES, Application
 from jiekun.policies.memo import BoundedCache
@@ -144,12 +144,30 @@ _Candidates = tuple[tuple[str, bool, str], ...]
 VERDICT_CACHE: BoundedCache[tuple[Application, _Candidates]] = BoundedCache(4096)
 
 
+_Held = TypeVar("_Held")
+_Key = tuple[int, str, date, Decimal]
+
+
+def _household_key(application: Application, policy: Policy,
+                   standard: LivingStandard) -> _Key:
+    """What a household's figures under a standard depend on: the application (by identity:
+    it is frozen, an amendment is a new object, and a cache entry holds it so its id is not
+    reused), the policy's content hash (its multipliers) and the standard in force."""
+    return id(application), policy.content_hash, standard.effective_from, standard.amount
+
+
+def _held(cache: BoundedCache[tuple[Application, _Held]], key: _Key,
+          application: Application) -> _Held | None:
+    cached = cache.get(key)
+    return cached[1] if cached is not None and cached[0] is application else None
+
+
 def _candidates(application: Application, policy: Policy,
                 standard: LivingStandard) -> _Candidates:
-    key = (id(application), policy.content_hash, standard.effective_from, standard.amount)
-    cached = VERDICT_CACHE.get(key)
-    if cached is not None and cached[0] is application:
-        return cached[1]
+    key = _household_key(application, policy, standard)
+    held = _held(VERDICT_CACHE, key, application)
+    if held is not None:
+        return held
     passes = _passes(_figures(application, standard.amount), policy.multipliers)
     found = []
     for category in CATEGORIES:
@@ -253,10 +271,10 @@ HOUSEHOLD_CACHE: BoundedCache[tuple[Application, _Household]] = BoundedCache(204
 
 def _household_rules(application: Application, policy: Policy,
                      standard: LivingStandard) -> _Household:
-    key = (id(application), policy.content_hash, standard.effective_from, standard.amount)
-    cached = HOUSEHOLD_CACHE.get(key)
-    if cached is not None and cached[0] is application:
-        return cached[1]
+    key = _household_key(application, policy, standard)
+    held = _held(HOUSEHOLD_CACHE, key, application)
+    if held is not None:
+        return held
     f = _figures(application, standard.amount)
     k = policy.multipliers
     passes = _passes(f, k)

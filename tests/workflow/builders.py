@@ -37,6 +37,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
+from jiekun.policies.application import Application
 from jiekun.policies.authorization import Actor
 from jiekun.policies.deadlines import SHANGHAI
 from jiekun.states import TimerKind
@@ -261,3 +262,12 @@ def case_in(decider: Decider, state: str, category: str = "relative",
             **options: Any) -> tuple[CaseState, OpenCaseIndex, datetime]:
     """(case, its open-case index, the time of its last event) for a case in ``state``."""
     return drive_to(decider, state, category, **options).snapshot()
+
+
+def with_incomes_times(application: Application, factor: int) -> Application:
+    """The application amended: every member's annual income ``factor`` times as much (a new
+    object, as an amendment is)."""
+    members = [m.model_copy(update={"annual_income": m.annual_income * factor})
+               for m in application.household.members]
+    return application.model_copy(update={"household": application.household.model_copy(
+        update={"members": members})})

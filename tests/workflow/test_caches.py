@@ -19,6 +19,7 @@ from jiekun.policies.deadlines import SHANGHAI, publicity_elapsed_at
 from jiekun.policies.eligibility import HOUSEHOLD_CACHE, LIMIT_TEXTS, assess, limit_texts
 from jiekun.policies.memo import BoundedCache, caches_off
 from jiekun.policies.policy_file import CalendarYear, Policy
+from tests.workflow.builders import with_incomes_times
 
 CASE = Path(__file__).parents[1] / "cases" / "assess" / "01-deep-income-exactly-2L.json"
 ON = date(2024, 9, 2)  # L = 1115 (from 2024-07-01)
@@ -49,10 +50,7 @@ def test_the_same_household_under_the_same_standard_is_assessed_once(
 def test_an_amended_application_misses(application: Application, policy: Policy) -> None:
     HOUSEHOLD_CACHE.clear()
     before = assess(application, policy, ON)
-    members = [m.model_copy(update={"annual_income": m.annual_income * 3})
-               for m in application.household.members]
-    amended = application.model_copy(update={"household": application.household.model_copy(
-        update={"members": members})})
+    amended = with_incomes_times(application, 3)
     after = assess(amended, policy, ON)
     assert HOUSEHOLD_CACHE.misses == 2
     assert before.category == "deep" and after.category != "deep"

@@ -31,7 +31,7 @@ from jiekun.policies.policy_file import Policy
 from jiekun.states import ActorRule, Role, Scope
 from jiekun.workflow.machine import RouteMachine
 from jiekun.workflow.records import CaseState, Command
-from tests.workflow.builders import accident, application
+from tests.workflow.builders import accident, application, with_incomes_times
 
 CASE = Path(__file__).parents[1] / "cases" / "assess" / "01-deep-income-exactly-2L.json"
 ON = date(2024, 9, 2)  # L = 1115 (from 2024-07-01)
@@ -132,10 +132,7 @@ def test_the_verdict_misses_for_an_amended_application(assessed: Application,
                                                        policy: Policy) -> None:
     VERDICT_CACHE.clear()
     before = verdict(assessed, policy, ON)
-    members = [m.model_copy(update={"annual_income": m.annual_income * 3})
-               for m in assessed.household.members]
-    amended = assessed.model_copy(update={"household": assessed.household.model_copy(
-        update={"members": members})})
+    amended = with_incomes_times(assessed, 3)
     after = verdict(amended, policy, ON)
     assert VERDICT_CACHE.misses == 2
     assert before.category == "deep" and after.category != "deep"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Connection, select
 
@@ -16,7 +17,7 @@ from jiekun.persistence.chain import SALTED
 from jiekun.persistence.policy_rows import PolicyVersionRow
 from jiekun.persistence.queries import CaseChunk, CaseFilter, EventRecord, LeafRow
 from jiekun.persistence.schema import case_keys
-from jiekun.persistence.statements import Loaded, Statements, load_case
+from jiekun.persistence.statements import Loaded, Statements, key_reference, load_case
 from jiekun.persistence.timer_queries import DueTimer
 from jiekun.persistence.vault import Vault
 from jiekun.policies.errors import KeyUnavailable
@@ -30,17 +31,7 @@ class Reads:
         self._statements = statements
         # a case's key reference found with the store's precompiled statement, as the
         # writes find it (a history or an export reads case after case)
-        self._vault = vault.on(connection, self._key_reference)
-
-    def _key_reference(self, case_id: str) -> str | None:
-        raw = self._statements.raw_key_ref
-        cursor = self._connection.connection.cursor()
-        try:
-            cursor.execute(raw.sql, raw.params({"case_id": case_id}))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        return None if row is None else str(row[0])
+        self._vault = vault.on(connection, partial(key_reference, connection, statements))
 
     def _opened(self, record: EventRecord) -> EventRecord:
         """The record with its personal payload opened (E-KEY when it does not open)."""

@@ -223,16 +223,26 @@ class Statements:
 
 
 
+def _one_row(connection: Connection, raw: Raw, values: dict[str, Any]) -> Any:
+    """The first row of a precompiled statement, on the connection's own driver cursor."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(raw.sql, raw.params(values))
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def key_reference(connection: Connection, statements: Statements, case_id: str) -> str | None:
+    """The reference of the batch key that seals a case (``case_keys``), if it has one."""
+    row = _one_row(connection, statements.raw_key_ref, {"case_id": case_id})
+    return None if row is None else str(row[0])
+
+
 def load_case(connection: Connection, statements: Statements, case_id: str,
               vault: Vault) -> Loaded | None:
     """The case's projection row and vault text (opened), on any connection of the store."""
-    raw = statements.raw_load_case
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(raw.sql, raw.params({"case_id": case_id}))
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    row = _one_row(connection, statements.raw_load_case, {"case_id": case_id})
     if row is None:
         return None
     projection = ProjectionRow(*row[:-2])

@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
@@ -37,6 +38,7 @@ from jiekun.persistence.statements import (
     Statements,
     TimerRow,
     Write,
+    key_reference,
     load_case,
 )
 from jiekun.persistence.vault import Vault
@@ -60,7 +62,7 @@ class UnitOfWork:
     def __init__(self, connection: Connection, statements: Statements, vault: Vault) -> None:
         self.connection = connection
         self._s = statements
-        self.vault = vault.on(connection, self._key_reference)
+        self.vault = vault.on(connection, partial(key_reference, connection, statements))
         self._cursor: Any = None
         # the keys made for new cases become everyone's once their references commit
         self.committed: list[Callable[[], None]] = [self.vault.promote]
@@ -87,10 +89,6 @@ class UnitOfWork:
             self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
             raise
         self._cursor.execute("RELEASE SAVEPOINT jiekun_step")
-
-    def _key_reference(self, case_id: str) -> str | None:
-        row = self._run(self._s.raw_key_ref, {"case_id": case_id}).fetchone()
-        return None if row is None else str(row[0])
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work has committed (never if it rolls back)."""

@@ -29,6 +29,7 @@ from jiekun.persistence.schema import case_keys
 from jiekun.persistence.vault_crypto import (
     associated_data,
     derive,
+    forget_cipher,
     is_sealed,
     keyed_hash,
     open_text,
@@ -139,12 +140,10 @@ class Vault:
         if self._made and case_id in self._made:
             return self._made[case_id][1]
         provider = self._provider()
-        new_key = getattr(provider, "new_key", None)
-        if create and new_key is not None and self._made is not None \
-                and case_id in self._fresh:
-            made: tuple[str, DataKey] = new_key(self.scope())
-            self._made[case_id] = made
-            return made[1]
+        if create and case_id in self._fresh:
+            made = self._new_key(provider, case_id)
+            if made is not None:
+                return made
         reference = self._reference(case_id)
         by_reference = getattr(provider, "keys_by_reference", None)
         if reference is not None and by_reference is not None:
@@ -153,15 +152,25 @@ class Vault:
                 self._cache(case_id, kept, reference)
             return kept  # None: destroyed by the purge
         key = provider.data_key(self.scope(), case_id, create=False)
-        if key is None and create and new_key is not None and self._made is not None:
-            made = new_key(self.scope())
-            self._made[case_id] = made
-            return made[1]
+        if key is None and create:
+            key = self._new_key(provider, case_id)
+            if key is not None:
+                return key
         if key is None and create:
             key = provider.data_key(self.scope(), case_id, create=True)
         if key is not None:
             self._cache(case_id, key)
         return key
+
+    def _new_key(self, provider: KeyProvider, case_id: str) -> DataKey | None:
+        """A key of this process's batch for a new case, kept for the transaction's store to
+        record; None outside a transaction, or when the provider has no batches."""
+        new_key = getattr(provider, "new_key", None)
+        if new_key is None or self._made is None:
+            return None
+        made: tuple[str, DataKey] = new_key(self.scope())
+        self._made[case_id] = made
+        return made[1]
 
     def made(self) -> dict[str, str]:
         """Case → reference of the keys this transaction made (the store records them)."""
@@ -277,12 +286,29 @@ class Vault:
         """Forget the case's data key for good (after its rows were deleted): the one named
         by the case, and the batch key of ``reference`` (what ``case_keys`` recorded)."""
         with self._lock:
-            self._keys.pop(case_id, None)
+            cached = self._keys.pop(case_id, None)
             self._references.pop(case_id, None)
         if not self.encrypts:
             return
         provider = self._provider()
+        for key in (cached, *self._stored_keys(provider, case_id, reference)):
+            if key is not None:
+                forget_cipher(key.key)  # (a cipher object holds its key's bytes)
         provider.destroy(self.scope(), case_id)
         by_reference = getattr(provider, "destroy_reference", None)
         if reference is not None and by_reference is not None:
             by_reference(self.scope(), reference)
+
+    def _stored_keys(self, provider: KeyProvider, case_id: str,
+                     reference: str | None) -> list[DataKey | None]:
+        """The case's keys as the key store holds them (by case id, by ``reference``), read
+        without this view's connection (a purge destroys after its commit); none that does
+        not unwrap."""
+        try:
+            found = [provider.data_key(self.scope(), case_id, create=False)]
+            by_reference = getattr(provider, "keys_by_reference", None)
+            if reference is not None and by_reference is not None:
+                found.append(by_reference(self.scope(), [reference]).get(reference))
+        except KeyUnavailable:
+            return []
+        return found

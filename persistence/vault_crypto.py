@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -78,12 +79,39 @@ def seal_bytes(algorithm: str, key: bytes, plain: bytes, ad: bytes) -> bytes:
     return nonce + _sm4_seal(key, nonce, plain, ad)
 
 
-@lru_cache(maxsize=4096)
+# A cipher object per key, not per value: an audit opens a chunk's values case by case, and a
+# transition seals a case's values one after another. As many as the vault keeps data keys,
+# or a page of firings (a key each) would miss every time; and a key destroyed by a purge is
+# dropped here too (``forget_cipher``): the process keeps no copy of it.
+_CIPHERS: OrderedDict[bytes, AESGCM] = OrderedDict()
+_CIPHERS_KEPT = 4096
+_CIPHERS_LOCK = threading.Lock()
+
+
 def _aes(key: bytes) -> AESGCM:
-    # a cipher object per key, not per value: an audit opens a chunk's values case by case,
-    # and a transition seals a case's values one after another; as many as the vault keeps
-    # data keys (``vault._CACHED``), or a page of firings (a key each) misses every time
-    return AESGCM(key)
+    with _CIPHERS_LOCK:
+        cipher = _CIPHERS.get(key)
+        if cipher is not None:
+            _CIPHERS.move_to_end(key)
+            return cipher
+    cipher = AESGCM(key)
+    with _CIPHERS_LOCK:
+        _CIPHERS[key] = cipher
+        while len(_CIPHERS) > _CIPHERS_KEPT:
+            _CIPHERS.popitem(last=False)
+    return cipher
+
+
+def forget_cipher(key: bytes) -> None:
+    """Drop the cipher object kept for ``key`` (the key is being destroyed)."""
+    with _CIPHERS_LOCK:
+        _CIPHERS.pop(key, None)
+
+
+def holds_cipher(key: bytes) -> bool:
+    """Whether this process keeps a cipher object for ``key``."""
+    with _CIPHERS_LOCK:
+        return key in _CIPHERS
 
 
 def open_bytes(algorithm: str, key: bytes, sealed: bytes, ad: bytes) -> bytes:

@@ -20,7 +20,6 @@ the cases still open (and the ids of the cases seen, which routing needs).
 
 from __future__ import annotations
 
-import gc
 import json
 import multiprocessing
 import os
@@ -38,7 +37,6 @@ from jiekun.workflow.history import FileLines, parse_numbered
 from jiekun.workflow.history_versions import versions_in
 from jiekun.workflow.records import CaseState
 from jiekun.workflow.replay import (
-    FEW_COLLECTIONS,
     CaseReplay,
     Replayer,
     ReplayReport,
@@ -142,18 +140,16 @@ def _work(connection: pipes.Connection, lines: Lines, shard: _Shard, decider: De
         replayer = Replayer(decider, versions_in(version_lines), keep_events=False,
                             compact=True)
         malformed: tuple[int, str] | None = None
-        # this process only judges, then exits: no thresholds to restore (``few_collections``)
-        gc.freeze()
-        gc.set_threshold(*FEW_COLLECTIONS)
-        for number, text in shard.lines(lines):
-            try:
-                line = parse_numbered(text, number)
-            except InvalidInput:
-                malformed = (number, text)
-                shard.found_malformed(number)
-                break
-            if line is not None:
-                replayer.judge(line)
+        with few_collections():
+            for number, text in shard.lines(lines):
+                try:
+                    line = parse_numbered(text, number)
+                except InvalidInput:
+                    malformed = (number, text)
+                    shard.found_malformed(number)
+                    break
+                if line is not None:
+                    replayer.judge(line)
         first = shard.seen
         rows: list[_Row] = [] if malformed else [
             (first[case_id], case_id, r.case.state, r.case.category, r.case.reviewing_body,

@@ -5,12 +5,17 @@ sealed under one key opens under it, with its associated data, and under nothing
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from jiekun.persistence.keys import FileKeyProvider, create_master_key_file
+from jiekun.persistence.vault import Vault
 from jiekun.persistence.vault_crypto import (
     AES,
     associated_data,
     derive,
+    holds_cipher,
     keyed_hash,
     open_text,
     seal_text,
@@ -41,3 +46,23 @@ def test_sealed_text_opens_under_its_key_and_place_only() -> None:
     with pytest.raises(KeyUnavailable):
         open_text(key, sealed, associated_data("C-2", "application",
                                                "case_personal.application"), AES)
+
+
+def test_destroying_a_case_key_drops_the_cipher_kept_for_it(tmp_path: Path) -> None:
+    """Crypto-shredding leaves no copy of the key in the process: the cipher object made for
+    it goes too, whether the vault that destroys it had the key at hand or not."""
+    path = tmp_path / "master-key"
+    create_master_key_file(path)
+    provider = FileKeyProvider(path)
+    sealing = Vault(provider, lambda: "scope-1")
+    keys = {}
+    for case_id in ("C-1", "C-2"):
+        sealing.seal(case_id, "1", "personal_data.payload", "320211197903155182")
+        key = provider.data_key("scope-1", case_id, create=False)
+        assert key is not None and holds_cipher(key.key)
+        keys[case_id] = key.key
+    sealing.destroy("C-1")  # the key cached in this vault
+    Vault(provider, lambda: "scope-1").destroy("C-2")  # another vault: read from the store
+    for case_id, key_bytes in keys.items():
+        assert not holds_cipher(key_bytes)
+        assert provider.data_key("scope-1", case_id, create=False) is None
